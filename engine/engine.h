@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The streaming load engine: per-core shards, each a pinned thread with its
+ * own io_uring, connections, buffers, timers and histograms. The caller
+ * (tools/brood) resolves targets and builds the request bytes; the engine
+ * drives users in a closed loop (send, read the whole response, send again)
+ * and hands back merged results.
+ */
+#ifndef BROOD_ENGINE_ENGINE_H
+#define BROOD_ENGINE_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "hist.h"
+
+#define ENGINE_MAX_TARGETS 64
+#define ENGINE_MAX_SHARDS  256
+
+struct engine_target {
+	struct sockaddr_storage addr; /* resolved address */
+	socklen_t addr_len;
+	const char *request; /* whole HTTP request bytes; caller owns, lives for the run */
+	size_t request_len;
+};
+
+struct engine_config {
+	struct engine_target targets[ENGINE_MAX_TARGETS];
+	unsigned nr_targets;
+	unsigned nr_users;       /* concurrent users (connections) */
+	double spawn_rate;       /* users started per second; 0 = all at once */
+	uint64_t run_time_ns;    /* 0 = no limit */
+	uint64_t max_requests;   /* stop after this many requests finish; 0 = no limit */
+	uint64_t timeout_ns;     /* whole-request limit; 0 = none */
+	unsigned nr_shards;      /* threads/rings; 0 = online cores */
+	bool stream;             /* requests ask for SSE streaming */
+	uint32_t max_event_bytes; /* largest SSE event/response head kept per connection */
+	uint32_t input_tokens;   /* prompt tokens per request, for input tokens/s */
+	const char *trace_path;  /* per-request JSON lines, or NULL */
+	bool trace_chunks;       /* trace holds every event's receive time */
+};
+
+/* Error classes of failed requests. */
+enum engine_err {
+	ENGINE_ERR_CONNECT,  /* socket/connect failed or refused */
+	ENGINE_ERR_STATUS,   /* HTTP status other than 2xx */
+	ENGINE_ERR_PROTOCOL, /* malformed HTTP, SSE or JSON; event too large */
+	ENGINE_ERR_TIMEOUT,  /* request exceeded --timeout */
+	ENGINE_ERR_RESET,    /* connection reset or closed mid-response */
+	ENGINE_ERR_SERVER,   /* an error object inside a 2xx stream */
+	ENGINE_NR_ERR,
+};
+
+const char *engine_err_name(enum engine_err e);
+
+/* Counters; each shard writes its own with relaxed stores, the main thread
+ * reads them for progress and sums them at the end. */
+struct engine_counters {
+	uint64_t requests_started;
+	uint64_t requests_ok;
+	uint64_t requests_failed;
+	uint64_t requests_cancelled; /* in flight when the run ended */
+	uint64_t errors[ENGINE_NR_ERR];
+	uint64_t status[6];          /* responses by status class: [2] = 2xx ... [5] = 5xx */
+	uint64_t chunks;             /* SSE events that carried content */
+	uint64_t events;             /* all SSE events */
+	uint64_t output_tokens;      /* of ok requests */
+	uint64_t usage_requests;     /* ok requests whose count came from usage */
+	uint64_t input_tokens;       /* of ok requests */
+	uint64_t bytes_in;
+	uint64_t bytes_out;
+	uint64_t connects;           /* connections opened */
+	uint64_t users_active;       /* users spawned so far */
+	uint64_t trace_dropped;      /* trace lines lost (writer fell behind) */
+	uint64_t recv_nobufs;        /* multishot recv re-armed after -ENOBUFS */
+};
+
+struct engine_hists {
+	struct hist ttft; /* send -> first content token */
+	struct hist itl;  /* gap between content chunks */
+	struct hist tpot; /* (e2e - ttft) / (tokens - 1) */
+	struct hist e2e;  /* send -> end of response */
+	struct hist ttfb; /* send -> first response byte */
+	struct hist connect; /* connect submitted -> connected */
+};
+
+struct engine_result {
+	struct engine_counters c;
+	struct engine_hists h;
+	uint64_t elapsed_ns;      /* from the first user's start to the end */
+	double cpu_seconds;       /* process CPU (user + system) during the run */
+	double shard_cpu_seconds; /* the shard threads' CPU alone */
+	unsigned nr_shards;
+	unsigned nr_users;
+	bool interrupted;         /* stopped by engine_stop (SIGINT/SIGTERM) */
+	char first_error[256];    /* a sample of the first failure, for the report */
+};
+
+/* Live figures for a progress display, summed over shards. */
+struct engine_progress {
+	uint64_t elapsed_ns;
+	struct engine_counters c;
+};
+
+typedef void (*engine_progress_fn)(const struct engine_progress *p, void *arg);
+
+/*
+ * Runs the load described by cfg and fills *res (which the caller later
+ * releases with engine_result_close). Blocks the calling thread, which calls
+ * progress (if not NULL) about once a second. Returns 0, or -errno when the
+ * run could not start (the message is in err).
+ */
+int engine_run(const struct engine_config *cfg, struct engine_result *res,
+	       engine_progress_fn progress, void *arg, char *err, size_t err_len);
+
+/* Async-signal-safe: asks a running engine_run to stop; results are kept. */
+void engine_stop(void);
+
+void engine_result_close(struct engine_result *res);
+
+#endif

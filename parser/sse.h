@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Incremental Server-Sent Events parser (WHATWG event-stream rules): data
+ * (several lines joined with '\n'), event, id, retry ignored, comments,
+ * '\n' / "\r\n" / '\r' line ends (also split across feeds), a leading BOM.
+ * An event may span any number of feeds. When an event lies whole inside one
+ * feed and has a single data line, the event's views point into that feed's
+ * buffer (no copy); otherwise its bytes are gathered in the spill buffer the
+ * caller gave to sse_init. Never allocates.
+ */
+#ifndef BROOD_PARSER_SSE_H
+#define BROOD_PARSER_SSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct sse_event {
+	const char *data; /* data lines joined with '\n'; no trailing '\n' */
+	size_t data_len;
+	const char *event; /* event type; empty when the event had none */
+	size_t event_len;
+	const char *id; /* id field of this event; empty when none */
+	size_t id_len;
+	bool done; /* data is exactly "[DONE]" (OpenAI end of stream) */
+};
+
+struct sse_parser {
+	char *spill;      /* caller's buffer for events that span feeds */
+	size_t spill_cap; /* bytes */
+	size_t spill_len; /* bytes of the pending event gathered so far */
+	unsigned state;   /* private */
+	unsigned flags;   /* private */
+	size_t marks[6];  /* private: field offsets inside spill */
+};
+
+/*
+ * spill must stay valid while the parser is used; an event (all its fields
+ * and line ends) larger than spill_cap makes sse_feed return -EPROTO.
+ * For JSON parsing in place, give the spill buffer JSON_PADDING extra bytes
+ * beyond spill_cap.
+ */
+void sse_init(struct sse_parser *p, char *spill, size_t spill_cap);
+
+/* Forgets any partial event and the BOM state: a new stream begins. */
+void sse_reset(struct sse_parser *p);
+
+/*
+ * Feeds stream bytes. Returns the bytes consumed (> 0) up to and including
+ * the blank line that ended an event, and fills *ev; the event's views stay
+ * valid until the next call or until buf changes. Returns -EAGAIN when all
+ * of buf was consumed without completing an event (the partial event is
+ * kept), and -EPROTO when an event is larger than the spill buffer (the
+ * parser then skips to the end of that event). Events with no data field
+ * are not dispatched, per the spec.
+ */
+ssize_t sse_feed(struct sse_parser *p, const char *buf, size_t len, struct sse_event *ev);
+
+#endif
