@@ -40,6 +40,7 @@ struct engine_config {
 	uint32_t input_tokens;   /* prompt tokens per request, for input tokens/s */
 	const char *trace_path;  /* per-request JSON lines, or NULL */
 	bool trace_chunks;       /* trace holds every event's receive time */
+	uint32_t trace_events_cap; /* events per request kept for the trace */
 };
 
 /* Error classes of failed requests. */
@@ -85,6 +86,12 @@ struct engine_hists {
 	struct hist ttfb; /* send -> first response byte */
 	struct hist connect; /* connect submitted -> connected */
 };
+
+#define ENGINE_NR_HISTS 6
+
+/* The histograms of h in a fixed order (ttft, itl, tpot, e2e, ttfb,
+ * connect), for code that treats them alike. */
+void engine_hists_list(struct engine_hists *h, struct hist *out[ENGINE_NR_HISTS]);
 
 struct engine_result {
 	struct engine_counters c;

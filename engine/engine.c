@@ -1,0 +1,365 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The run: sizes and starts the shards, pins them, shows progress, stops
+ * them on a deadline or a signal, and merges their counters and histograms.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine_int.h"
+
+static volatile sig_atomic_t stop_flag;
+
+/* Leaves this many descriptors of RLIMIT_NOFILE to the rest of the process
+ * (rings, trace and output files, the progress terminal). */
+#define NOFILE_RESERVE 64
+
+uint64_t engine_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void engine_stop(void)
+{
+	stop_flag = 1;
+}
+
+bool engine_stop_requested(void)
+{
+	return stop_flag != 0;
+}
+
+const char *engine_err_name(enum engine_err e)
+{
+	static const char *const names[ENGINE_NR_ERR] = {
+		[ENGINE_ERR_CONNECT] = "connect",   [ENGINE_ERR_STATUS] = "http_status",
+		[ENGINE_ERR_PROTOCOL] = "protocol", [ENGINE_ERR_TIMEOUT] = "timeout",
+		[ENGINE_ERR_RESET] = "reset",       [ENGINE_ERR_SERVER] = "server_error",
+	};
+
+	return (unsigned)e < ENGINE_NR_ERR ? names[e] : "unknown";
+}
+
+void engine_hists_list(struct engine_hists *h, struct hist *out[ENGINE_NR_HISTS])
+{
+	out[0] = &h->ttft;
+	out[1] = &h->itl;
+	out[2] = &h->tpot;
+	out[3] = &h->e2e;
+	out[4] = &h->ttfb;
+	out[5] = &h->connect;
+}
+
+static void *shard_thread(void *arg)
+{
+	struct shard *s = arg;
+	char name[16];
+
+	snprintf(name, sizeof(name), "brood-shard%u", s->id);
+	pthread_setname_np(pthread_self(), name);
+	if (s->cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(s->cpu, &set);
+		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	}
+	/* The ring is made here: SINGLE_ISSUER binds it to this thread. */
+	s->setup_err = shard_setup(s);
+	pthread_mutex_lock(&s->run->mu);
+	s->run->nr_ready++;
+	pthread_cond_broadcast(&s->run->cv);
+	while (!s->run->go)
+		pthread_cond_wait(&s->run->cv, &s->run->mu);
+	pthread_mutex_unlock(&s->run->mu);
+	if (!s->setup_err && s->run->go > 0)
+		shard_main(s);
+	s->t_done_ns = engine_now_ns();
+	__atomic_store_n(&s->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void counters_add(struct engine_counters *dst, const struct engine_counters *src)
+{
+	const uint64_t *a = (const uint64_t *)src;
+	uint64_t *d = (uint64_t *)dst;
+
+	for (size_t i = 0; i < sizeof(*src) / sizeof(uint64_t); i++)
+		d[i] += __atomic_load_n(&a[i], __ATOMIC_RELAXED);
+}
+
+static double rusage_seconds(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* Raises the soft descriptor limit to the hard one; returns the limit. */
+static rlim_t raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	return rl.rlim_cur;
+}
+
+static int check_config(const struct engine_config *cfg, unsigned nr_shards, char *err,
+			size_t err_len)
+{
+	rlim_t nofile = raise_nofile();
+	uint64_t per_shard = (cfg->nr_users + nr_shards - 1) / nr_shards;
+
+	if (!cfg->nr_targets || cfg->nr_targets > ENGINE_MAX_TARGETS) {
+		snprintf(err, err_len, "need 1..%d targets", ENGINE_MAX_TARGETS);
+		return -EINVAL;
+	}
+	if (!cfg->nr_users) {
+		snprintf(err, err_len, "need at least one user");
+		return -EINVAL;
+	}
+	if (cfg->max_event_bytes < 256) {
+		snprintf(err, err_len, "--max-event-bytes must be at least 256");
+		return -EINVAL;
+	}
+	/* One ring's registered-file table is limited by RLIMIT_NOFILE. */
+	if (per_shard + NOFILE_RESERVE > nofile) {
+		unsigned need = (unsigned)((cfg->nr_users + (nofile - NOFILE_RESERVE) - 1) /
+					   (nofile - NOFILE_RESERVE));
+		snprintf(err, err_len,
+			 "%u users on %u shards is %llu connections per shard, over the "
+			 "descriptor limit of %llu: use --shards %u or more (or raise ulimit -n)",
+			 cfg->nr_users, nr_shards, (unsigned long long)per_shard,
+			 (unsigned long long)(nofile - NOFILE_RESERVE), need);
+		return -EMFILE;
+	}
+	return 0;
+}
+
+static unsigned online_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 0 ? (unsigned)n : 1;
+}
+
+static void snapshot(struct shard *shards, unsigned n, uint64_t t0_ns, struct engine_progress *p)
+{
+	memset(p, 0, sizeof(*p));
+	for (unsigned i = 0; i < n; i++)
+		counters_add(&p->c, &shards[i].c);
+	p->elapsed_ns = engine_now_ns() - t0_ns;
+}
+
+static int merge(struct shard *shards, unsigned n, struct engine_result *res)
+{
+	struct hist *dst[ENGINE_NR_HISTS], *src[ENGINE_NR_HISTS];
+	int ret;
+
+	engine_hists_list(&res->h, dst);
+	for (int i = 0; i < ENGINE_NR_HISTS; i++) {
+		ret = hist_init_latency(dst[i]);
+		if (ret < 0)
+			return ret;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		engine_hists_list(&shards[i].h, src);
+		for (int j = 0; j < ENGINE_NR_HISTS; j++)
+			hist_merge(dst[j], src[j]);
+		counters_add(&res->c, &shards[i].c);
+		res->shard_cpu_seconds += shards[i].cpu_seconds;
+		if (!res->first_error[0] && shards[i].first_error[0])
+			memcpy(res->first_error, shards[i].first_error, sizeof(res->first_error));
+	}
+	return 0;
+}
+
+/* Sleeps in short steps until all shards are done, calling progress each
+ * second. Shards watch the stop flag themselves. */
+static void watch(struct shard *shards, unsigned n, struct engine_run *run,
+		  engine_progress_fn progress, void *arg)
+{
+	uint64_t next = run->t0_ns + 1000000000ull;
+
+	for (;;) {
+		struct timespec ts = { .tv_nsec = 20 * 1000 * 1000 };
+		bool running = false;
+
+		for (unsigned i = 0; i < n; i++)
+			running |= !__atomic_load_n(&shards[i].done, __ATOMIC_ACQUIRE);
+		if (!running)
+			return;
+		nanosleep(&ts, NULL);
+		if (progress && engine_now_ns() >= next) {
+			struct engine_progress p;
+
+			snapshot(shards, n, run->t0_ns, &p);
+			progress(&p, arg);
+			next += 1000000000ull;
+		}
+	}
+}
+
+/* Starts one thread per shard; returns how many started. */
+static unsigned launch(struct shard *shards, unsigned n, struct engine_run *run,
+		       const struct engine_config *cfg, char *err, size_t err_len)
+{
+	unsigned cpus = online_cpus();
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		struct shard *s = &shards[i];
+		int ret;
+
+		s->id = i;
+		s->cpu = (int)(i % cpus);
+		s->run = run;
+		s->cfg = cfg;
+		s->nr_conns = cfg->nr_users / n + (i < cfg->nr_users % n);
+		ret = pthread_create(&s->thread, NULL, shard_thread, s);
+		if (ret) {
+			snprintf(err, err_len, "cannot start shard thread: %s", strerror(ret));
+			break;
+		}
+	}
+	return i;
+}
+
+/* Waits until every started shard has finished its setup. */
+static void wait_ready(struct engine_run *run, unsigned started)
+{
+	pthread_mutex_lock(&run->mu);
+	while (run->nr_ready < started)
+		pthread_cond_wait(&run->cv, &run->mu);
+	pthread_mutex_unlock(&run->mu);
+}
+
+static void release(struct engine_run *run, int go)
+{
+	pthread_mutex_lock(&run->mu);
+	run->go = go;
+	pthread_cond_broadcast(&run->cv);
+	pthread_mutex_unlock(&run->mu);
+}
+
+int engine_run(const struct engine_config *cfg, struct engine_result *res,
+	       engine_progress_fn progress, void *arg, char *err, size_t err_len)
+{
+	unsigned n = cfg->nr_shards ? cfg->nr_shards : online_cpus();
+	struct engine_run run;
+	struct shard *shards;
+	uint64_t t_done_ns = 0;
+	unsigned started;
+	double cpu0;
+	int ret;
+
+	memset(res, 0, sizeof(*res));
+	if (n > ENGINE_MAX_SHARDS)
+		n = ENGINE_MAX_SHARDS;
+	if (n > cfg->nr_users)
+		n = cfg->nr_users ? cfg->nr_users : 1;
+	ret = check_config(cfg, n, err, err_len);
+	if (ret < 0)
+		return ret;
+
+	memset(&run, 0, sizeof(run));
+	run.cfg = cfg;
+	run.nr_shards = n;
+	run.budget = cfg->max_requests ? (int64_t)cfg->max_requests : INT64_MAX;
+	run.t_end_ns = UINT64_MAX;
+	run.trace_fd = -1;
+	if (cfg->trace_path) {
+		run.trace_fd = open(cfg->trace_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
+				    0644);
+		if (run.trace_fd < 0) {
+			ret = -errno;
+			snprintf(err, err_len, "cannot open trace file %s: %s", cfg->trace_path,
+				 strerror(errno));
+			return ret;
+		}
+	}
+	shards = calloc(n, sizeof(*shards));
+	if (!shards) {
+		ret = -ENOMEM;
+		snprintf(err, err_len, "out of memory for %u shards", n);
+		goto err_trace;
+	}
+
+	pthread_mutex_init(&run.mu, NULL);
+	pthread_cond_init(&run.cv, NULL);
+	started = launch(shards, n, &run, cfg, err, err_len);
+	if (started < n)
+		ret = -EAGAIN;
+
+	/* Every started shard is set up (or failed): decide, then release. */
+	wait_ready(&run, started);
+	for (unsigned i = 0; i < started && !ret; i++) {
+		if (shards[i].setup_err) {
+			ret = shards[i].setup_err;
+			snprintf(err, err_len, "%s", shards[i].err);
+		}
+	}
+	cpu0 = rusage_seconds();
+	run.t0_ns = engine_now_ns() + 1000000; /* a common start, just ahead */
+	if (cfg->run_time_ns)
+		run.t_end_ns = run.t0_ns + cfg->run_time_ns;
+	release(&run, ret ? -1 : 1);
+
+	if (!ret)
+		watch(shards, n, &run, progress, arg);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(shards[i].thread, NULL);
+	if (ret)
+		goto err_close;
+
+	for (unsigned i = 0; i < n; i++)
+		if (shards[i].t_done_ns > t_done_ns)
+			t_done_ns = shards[i].t_done_ns;
+	res->cpu_seconds = rusage_seconds() - cpu0;
+	res->elapsed_ns = t_done_ns > run.t0_ns ? t_done_ns - run.t0_ns : 0;
+	res->nr_shards = n;
+	res->nr_users = cfg->nr_users;
+	res->interrupted = engine_stop_requested();
+	ret = merge(shards, n, res);
+	if (ret < 0)
+		snprintf(err, err_len, "out of memory merging results");
+err_close:
+	for (unsigned i = 0; i < started; i++)
+		shard_close(&shards[i]);
+	pthread_cond_destroy(&run.cv);
+	pthread_mutex_destroy(&run.mu);
+	free(shards);
+err_trace:
+	if (run.trace_fd >= 0)
+		close(run.trace_fd);
+	return ret;
+}
+
+void engine_result_close(struct engine_result *res)
+{
+	struct hist *h[ENGINE_NR_HISTS];
+
+	engine_hists_list(&res->h, h);
+	for (int i = 0; i < ENGINE_NR_HISTS; i++)
+		hist_close(h[i]);
+}

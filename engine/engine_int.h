@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Engine internals shared by engine.c (the run: threads, merge, progress)
+ * and shard.c (one shard's ring, connections and response handling).
+ */
+#ifndef BROOD_ENGINE_INT_H
+#define BROOD_ENGINE_INT_H
+
+#include <liburing.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "http1.h"
+#include "sse.h"
+
+/* State every shard reads; written by the main thread before the start. */
+struct engine_run {
+	const struct engine_config *cfg;
+	unsigned nr_shards;
+	uint64_t t0_ns;       /* the run's start: user 0 spawns here */
+	uint64_t t_end_ns;    /* run-time deadline; UINT64_MAX when none */
+	int64_t budget;       /* requests left to start (-n); atomic; INT64_MAX when none */
+	int trace_fd;         /* O_APPEND trace file, or -1 */
+	pthread_mutex_t mu;   /* guards nr_ready and go */
+	pthread_cond_t cv;
+	unsigned nr_ready;    /* shards done with setup */
+	int go;               /* 0: wait; 1: run; -1: quit (some setup failed) */
+};
+
+/* Intrusive doubly-linked list; a list is its own sentinel. */
+struct list {
+	struct list *prev, *next;
+};
+
+struct conn {
+	struct list link;         /* in the shard's deadline or backoff list */
+	uint64_t t_start_ns;      /* request began (deadline base) */
+	uint64_t t_send_ns;       /* request sent; 0 while connecting */
+	uint64_t t_first_byte_ns; /* 0 until the first response byte */
+	uint64_t t_first_token_ns;
+	uint64_t t_last_chunk_ns;
+	uint64_t t_wake_ns;       /* backoff: when to try again */
+	uint64_t body_left;       /* bytes; FRAMING_LENGTH bodies */
+	uint64_t usage_completion; /* usage.completion_tokens when seen */
+	uint64_t usage_prompt;
+	struct http1_chunked chunked;
+	struct sse_parser sse;
+	char *spill;              /* max_event_bytes + JSON_PADDING bytes */
+	uint64_t *event_ns;       /* trace: receive time of every event */
+	uint32_t idx;             /* slot in conns[] and in the file table */
+	uint32_t gen;             /* bumped on every close; stale CQEs mismatch */
+	uint32_t user;            /* global user number */
+	uint32_t sent;            /* request bytes sent */
+	uint32_t spill_len;       /* head or non-SSE body bytes gathered */
+	uint32_t events;          /* SSE events of this response */
+	uint32_t chunks;          /* content events of this response */
+	uint16_t target;
+	uint16_t status;
+	uint8_t state;            /* enum conn_state */
+	uint8_t rstate;           /* enum resp_state */
+	uint8_t framing;          /* enum http1_framing */
+	uint8_t err;              /* enum engine_err + 1; 0 = none yet */
+	uint16_t flags;           /* CF_* */
+	char request_id[30];      /* x-request-id, for traces */
+};
+
+struct shard {
+	unsigned id;
+	int cpu; /* pinned to this CPU; -1 = not pinned */
+	struct engine_run *run;
+	const struct engine_config *cfg;
+	pthread_t thread;
+	int setup_err; /* -errno from setup */
+	char err[256];
+
+	struct io_uring ring;
+	bool ring_ok;
+	struct io_uring_buf_ring *br;
+	size_t br_map_len;
+	char *bufs;           /* nr_bufs buffers, buf_stride apart */
+	uint32_t nr_bufs;     /* power of two */
+	uint32_t buf_len;     /* bytes the kernel may fill */
+	uint32_t buf_stride;  /* buf_len + JSON_PADDING */
+	int br_added;         /* buffers re-added since the last advance */
+
+	struct conn *conns;
+	uint32_t nr_conns;
+	uint32_t next_spawn; /* conns[next_spawn..] not spawned yet */
+	uint32_t live;       /* conns spawned and not retired */
+	char *spill_area;
+	uint64_t *event_area;
+	uint32_t spill_cap;
+	uint32_t event_cap;
+
+	struct list deadlines; /* conns with a request or connect in flight, oldest first */
+	struct list backoff;   /* conns waiting to reconnect, earliest first */
+	uint64_t now_ns;
+	bool stopping;
+
+	struct http1_response resp; /* scratch for head parsing */
+
+	/* Trace: two buffers; one fills while the other is written through the ring. */
+	char *trace_buf[2];
+	uint32_t trace_len[2];
+	uint32_t trace_cap;
+	int trace_active;
+	bool trace_busy; /* the other buffer's write is in flight */
+
+	struct engine_counters c;
+	struct engine_hists h;
+	double cpu_seconds;
+	uint64_t t_done_ns; /* when the shard finished */
+	int done;           /* atomic: the thread is finished */
+	char first_error[256];
+};
+
+int shard_setup(struct shard *s);
+int shard_main(struct shard *s);
+void shard_close(struct shard *s);
+
+uint64_t engine_now_ns(void);
+bool engine_stop_requested(void);
+
+/* Single-writer counters that another thread reads: relaxed stores keep
+ * them tear-free without a locked instruction. */
+#define CTR_ADD(s, field, n) __atomic_store_n(&(s)->c.field, (s)->c.field + (n), __ATOMIC_RELAXED)
+
+#endif

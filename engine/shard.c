@@ -1,0 +1,1243 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One shard: a pinned thread that owns an io_uring, a slab of connections
+ * (one per user), a provided-buffer ring fed to multishot recv, deadline
+ * lists and histograms. Everything is sized in shard_setup; the loop in
+ * shard_main does not allocate.
+ *
+ * A user is a closed loop: send the request, read the whole response, send
+ * again. Its socket is a direct descriptor in slot conns[i].idx of the
+ * ring's sparse file table, so a shard holds as many connections as its
+ * table, not as RLIMIT_NOFILE allows the process.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine_int.h"
+#include "json.h"
+
+enum op {
+	OP_SOCKET = 1,
+	OP_CLOSE,
+	OP_CONNECT,
+	OP_SEND,
+	OP_RECV,
+	OP_CANCEL,
+	OP_TRACE,
+};
+
+enum conn_state {
+	CS_UNSPAWNED,
+	CS_BUSY,    /* a request is in progress (maybe still connecting) */
+	CS_WAITING, /* response done, waiting for the send CQE before the next */
+	CS_BACKOFF, /* connect failed; retry at t_wake_ns */
+	CS_RETIRED,
+};
+
+enum resp_state {
+	RS_HEAD,
+	RS_BODY,
+	RS_DONE,
+};
+
+enum {
+	CF_CONNECTING = 1 << 0,
+	CF_CONNECTED = 1 << 1,
+	CF_SLOT_USED = 1 << 2, /* the file slot may hold a socket */
+	CF_RECV_ARMED = 1 << 3,
+	CF_SEND_INFLIGHT = 1 << 4,
+	CF_KEEP_ALIVE = 1 << 5,
+	CF_SSE = 1 << 6,
+	CF_HAS_USAGE = 1 << 7,
+	CF_SAW_DONE = 1 << 8,
+	CF_OVERFLOW = 1 << 9, /* a non-SSE body outgrew the spill buffer */
+};
+
+#define BGID            0
+#define BACKOFF_NS      (100 * 1000 * 1000ull) /* after a failed connect */
+#define STOP_POLL_NS    (50 * 1000 * 1000ull)  /* how often a shard looks at the stop flag */
+#define TRACE_LINE_BASE 512                    /* bytes of a trace line without event times */
+
+/* user_data: {op:8, generation:24, conn index:32}. */
+static inline uint64_t ud_pack(enum op op, const struct conn *c)
+{
+	return (uint64_t)op << 56 | (uint64_t)(c->gen & 0xffffff) << 32 | c->idx;
+}
+
+static inline enum op ud_op(uint64_t ud)
+{
+	return (enum op)(ud >> 56);
+}
+
+static inline uint32_t ud_gen(uint64_t ud)
+{
+	return (uint32_t)(ud >> 32) & 0xffffff;
+}
+
+static inline uint32_t ud_idx(uint64_t ud)
+{
+	return (uint32_t)ud;
+}
+
+/* ---- lists ---- */
+
+static void list_init(struct list *l)
+{
+	l->prev = l->next = l;
+}
+
+static bool list_empty(const struct list *l)
+{
+	return l->next == l;
+}
+
+static void list_del(struct list *n)
+{
+	n->prev->next = n->next;
+	n->next->prev = n->prev;
+	list_init(n);
+}
+
+static void list_add_tail(struct list *l, struct list *n)
+{
+	n->prev = l->prev;
+	n->next = l;
+	l->prev->next = n;
+	l->prev = n;
+}
+
+static struct conn *list_first_conn(const struct list *l)
+{
+	return (struct conn *)((char *)l->next - offsetof(struct conn, link));
+}
+
+/* ---- ring helpers ---- */
+
+/* Guarantees n free SQEs, so that a linked chain is never split across
+ * two submits (the kernel would end the chain at the submit boundary). */
+static void reserve_sqes(struct shard *s, unsigned n)
+{
+	while (io_uring_sq_space_left(&s->ring) < n)
+		io_uring_submit(&s->ring);
+}
+
+static struct io_uring_sqe *get_sqe(struct shard *s)
+{
+	struct io_uring_sqe *sqe;
+
+	while (!(sqe = io_uring_get_sqe(&s->ring)))
+		io_uring_submit(&s->ring);
+	return sqe;
+}
+
+static char *buf_addr(struct shard *s, unsigned bid)
+{
+	return s->bufs + (size_t)bid * s->buf_stride;
+}
+
+static void buf_recycle(struct shard *s, unsigned bid)
+{
+	io_uring_buf_ring_add(s->br, buf_addr(s, bid), s->buf_len, (unsigned short)bid,
+			      io_uring_buf_ring_mask(s->nr_bufs), s->br_added++);
+}
+
+static void bufs_publish(struct shard *s)
+{
+	if (s->br_added) {
+		io_uring_buf_ring_advance(s->br, s->br_added);
+		s->br_added = 0;
+	}
+}
+
+/* ---- errors ---- */
+
+static void format_target(const struct engine_target *t, char *out, size_t len)
+{
+	char host[64] = "?";
+	unsigned port = 0;
+
+	if (t->addr.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)&t->addr;
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		port = ntohs(in->sin_port);
+		snprintf(out, len, "%s:%u", host, port);
+	} else {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&t->addr;
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		port = ntohs(in6->sin6_port);
+		snprintf(out, len, "[%s]:%u", host, port);
+	}
+}
+
+/* Printable excerpt of bytes the server sent, for the report. */
+static void excerpt(char *out, size_t out_len, const char *p, size_t len)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len && o + 5 < out_len; i++) {
+		unsigned char ch = (unsigned char)p[i];
+		if (ch >= 0x20 && ch < 0x7f && ch != '\\')
+			out[o++] = (char)ch;
+		else
+			o += (size_t)snprintf(out + o, out_len - o, "\\x%02x", ch);
+	}
+	out[o < out_len ? o : out_len - 1] = '\0';
+}
+
+/* The first failure of the request wins; the shard keeps the first sample. */
+static void set_err(struct shard *s, struct conn *c, enum engine_err e, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void set_err(struct shard *s, struct conn *c, enum engine_err e, const char *fmt, ...)
+{
+	if (c->err)
+		return;
+	c->err = (uint8_t)(e + 1);
+	if (s->first_error[0])
+		return;
+
+	char where[80];
+	int n;
+	va_list ap;
+
+	format_target(&s->cfg->targets[c->target], where, sizeof(where));
+	n = snprintf(s->first_error, sizeof(s->first_error), "%s (%s): ", engine_err_name(e),
+		     where);
+	if (n < 0 || (size_t)n >= sizeof(s->first_error))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(s->first_error + n, sizeof(s->first_error) - (size_t)n, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- deadlines ---- */
+
+static void deadline_set(struct shard *s, struct conn *c)
+{
+	list_del(&c->link);
+	c->t_start_ns = s->now_ns;
+	list_add_tail(&s->deadlines, &c->link);
+}
+
+/* ---- connections ---- */
+
+static void conn_arm_recv(struct shard *s, struct conn *c)
+{
+	struct io_uring_sqe *sqe = get_sqe(s);
+
+	io_uring_prep_recv_multishot(sqe, (int)c->idx, NULL, 0, 0);
+	sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
+	sqe->buf_group = BGID;
+	io_uring_sqe_set_data64(sqe, ud_pack(OP_RECV, c));
+	c->flags |= CF_RECV_ARMED;
+}
+
+/*
+ * Forgets the connection: cancels whatever is in flight on its slot and
+ * bumps the generation so that late CQEs of the old socket are ignored.
+ * The slot is closed when the next socket is installed (conn_open) or when
+ * the ring goes away.
+ */
+static void conn_drop(struct shard *s, struct conn *c)
+{
+	if (c->flags & (CF_CONNECTING | CF_CONNECTED)) {
+		struct io_uring_sqe *sqe = get_sqe(s);
+
+		io_uring_prep_cancel_fd(sqe, (int)c->idx,
+					IORING_ASYNC_CANCEL_FD_FIXED | IORING_ASYNC_CANCEL_ALL);
+		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+		io_uring_sqe_set_data64(sqe, ud_pack(OP_CANCEL, c));
+	}
+	c->flags &= ~(CF_CONNECTING | CF_CONNECTED | CF_RECV_ARMED | CF_SEND_INFLIGHT);
+	c->gen++;
+}
+
+/* socket -> connect, linked; a used slot is closed first (hard link: the
+ * chain goes on when the slot was already empty). */
+static void conn_open(struct shard *s, struct conn *c)
+{
+	const struct engine_target *t = &s->cfg->targets[c->target];
+	struct io_uring_sqe *sqe;
+
+	reserve_sqes(s, 3);
+	if (c->flags & CF_SLOT_USED) {
+		sqe = get_sqe(s);
+		io_uring_prep_close_direct(sqe, c->idx);
+		sqe->flags |= IOSQE_IO_HARDLINK | IOSQE_CQE_SKIP_SUCCESS;
+		io_uring_sqe_set_data64(sqe, ud_pack(OP_CLOSE, c));
+	}
+	sqe = get_sqe(s);
+	io_uring_prep_socket_direct(sqe, t->addr.ss_family, SOCK_STREAM, 0, c->idx, 0);
+	sqe->flags |= IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS;
+	io_uring_sqe_set_data64(sqe, ud_pack(OP_SOCKET, c));
+
+	sqe = get_sqe(s);
+	io_uring_prep_connect(sqe, (int)c->idx, (const struct sockaddr *)&t->addr, t->addr_len);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data64(sqe, ud_pack(OP_CONNECT, c));
+
+	c->flags |= CF_CONNECTING | CF_SLOT_USED;
+}
+
+static void conn_send(struct shard *s, struct conn *c)
+{
+	const struct engine_target *t = &s->cfg->targets[c->target];
+	struct io_uring_sqe *sqe = get_sqe(s);
+
+	/* One send of the whole request: nothing of ours is unacknowledged
+	 * when it goes, so Nagle does not hold it back. */
+	io_uring_prep_send(sqe, (int)c->idx, t->request + c->sent, t->request_len - c->sent,
+			   MSG_NOSIGNAL);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data64(sqe, ud_pack(OP_SEND, c));
+	c->flags |= CF_SEND_INFLIGHT;
+}
+
+/* ---- the user loop ---- */
+
+static bool take_budget(struct shard *s)
+{
+	if (__atomic_load_n(&s->run->budget, __ATOMIC_RELAXED) == INT64_MAX)
+		return true;
+	return __atomic_sub_fetch(&s->run->budget, 1, __ATOMIC_RELAXED) >= 0;
+}
+
+static void user_retire(struct shard *s, struct conn *c)
+{
+	list_del(&c->link);
+	c->state = CS_RETIRED;
+	s->live--;
+}
+
+static void request_begin(struct shard *s, struct conn *c)
+{
+	c->flags &= CF_CONNECTING | CF_CONNECTED | CF_SLOT_USED | CF_RECV_ARMED;
+	c->state = CS_BUSY;
+	c->rstate = RS_HEAD;
+	c->sent = 0;
+	c->spill_len = 0;
+	c->events = 0;
+	c->chunks = 0;
+	c->status = 0;
+	c->err = 0;
+	c->t_send_ns = 0;
+	c->t_first_byte_ns = 0;
+	c->t_first_token_ns = 0;
+	c->usage_completion = 0;
+	c->usage_prompt = 0;
+	c->request_id[0] = '\0';
+	deadline_set(s, c);
+	CTR_ADD(s, requests_started, 1);
+
+	if (c->flags & CF_CONNECTED) {
+		c->t_send_ns = s->now_ns;
+		conn_send(s, c);
+	} else {
+		conn_open(s, c);
+	}
+}
+
+/* The user is ready for its next request. */
+static void user_next(struct shard *s, struct conn *c)
+{
+	if (s->stopping || !take_budget(s)) {
+		user_retire(s, c);
+		return;
+	}
+	request_begin(s, c);
+}
+
+static void user_spawn(struct shard *s, struct conn *c)
+{
+	s->live++;
+	CTR_ADD(s, users_active, 1);
+	user_next(s, c);
+}
+
+/* ---- trace ---- */
+
+static void trace_flush(struct shard *s)
+{
+	int a = s->trace_active;
+	struct io_uring_sqe *sqe;
+
+	if (s->trace_busy || !s->trace_len[a])
+		return;
+	sqe = get_sqe(s);
+	/* offset -1: the file position; the file is O_APPEND, so shards'
+	 * whole-buffer writes never interleave inside a line. */
+	io_uring_prep_write(sqe, s->run->trace_fd, s->trace_buf[a], s->trace_len[a], (uint64_t)-1);
+	io_uring_sqe_set_data64(sqe, (uint64_t)OP_TRACE << 56);
+	s->trace_busy = true;
+	s->trace_active = !a;
+	s->trace_len[!a] = 0;
+}
+
+static void trace_request(struct shard *s, struct conn *c, uint64_t tokens)
+{
+	uint32_t nr_ev = c->events < s->event_cap ? c->events : s->event_cap;
+	size_t need = TRACE_LINE_BASE + (s->cfg->trace_chunks ? (size_t)nr_ev * 21 : 0);
+	char *p;
+	int a, n;
+
+	if (s->trace_len[s->trace_active] + need > s->trace_cap)
+		trace_flush(s);
+	a = s->trace_active;
+	if (s->trace_len[a] + need > s->trace_cap) {
+		CTR_ADD(s, trace_dropped, 1);
+		return;
+	}
+	p = s->trace_buf[a] + s->trace_len[a];
+	n = sprintf(p,
+		    "{\"shard\":%u,\"user\":%u,\"request_id\":\"%s\",\"t_start_ns\":%" PRIu64
+		    ",\"t_send_ns\":%" PRIu64 ",\"status\":%u,\"ok\":%s,\"error\":",
+		    s->id, c->user, c->request_id, c->t_start_ns, c->t_send_ns, c->status,
+		    c->err ? "false" : "true");
+	if (c->err)
+		n += sprintf(p + n, "\"%s\"", engine_err_name((enum engine_err)(c->err - 1)));
+	else
+		n += sprintf(p + n, "null");
+	n += sprintf(p + n,
+		     ",\"ttfb_ns\":%" PRIu64 ",\"ttft_ns\":%" PRIu64 ",\"e2e_ns\":%" PRIu64
+		     ",\"events\":%u,\"chunks\":%u,\"output_tokens\":%" PRIu64
+		     ",\"usage\":%s",
+		     c->t_first_byte_ns ? c->t_first_byte_ns - c->t_send_ns : 0,
+		     c->t_first_token_ns ? c->t_first_token_ns - c->t_send_ns : 0,
+		     c->t_send_ns ? s->now_ns - c->t_send_ns : 0, c->events, c->chunks, tokens,
+		     (c->flags & CF_HAS_USAGE) ? "true" : "false");
+	if (s->cfg->trace_chunks) {
+		n += sprintf(p + n, ",\"event_ns\":[");
+		for (uint32_t i = 0; i < nr_ev; i++)
+			n += sprintf(p + n, i ? ",%" PRIu64 : "%" PRIu64, c->event_ns[i]);
+		n += sprintf(p + n, "]");
+	}
+	n += sprintf(p + n, "}\n");
+	s->trace_len[a] += (uint32_t)n;
+}
+
+/* ---- request completion ---- */
+
+static uint64_t input_tokens_of(const struct shard *s, const struct conn *c)
+{
+	return c->usage_prompt ? c->usage_prompt : s->cfg->input_tokens;
+}
+
+/* Non-streamed bodies are parsed whole at the end. */
+static void parse_whole_body(struct shard *s, struct conn *c)
+{
+	struct json_event je;
+
+	if (c->flags & CF_OVERFLOW) {
+		set_err(s, c, ENGINE_ERR_PROTOCOL,
+			"response body larger than --max-event-bytes (%u): raise it",
+			s->spill_cap);
+		return;
+	}
+	if (json_parse_event(c->spill, c->spill_len, &je) < 0) {
+		char ex[96];
+		excerpt(ex, sizeof(ex), c->spill, c->spill_len < 64 ? c->spill_len : 64);
+		set_err(s, c, ENGINE_ERR_PROTOCOL, "malformed JSON body: %s", ex);
+		return;
+	}
+	if (je.has_error) {
+		set_err(s, c, ENGINE_ERR_SERVER, "error object: %.*s", (int)je.error_message_len,
+			je.error_message ? je.error_message : "");
+		return;
+	}
+	if (je.delta == JSON_DELTA_CONTENT) {
+		c->chunks = 1;
+		CTR_ADD(s, chunks, 1);
+	}
+	if (je.has_usage) {
+		c->flags |= CF_HAS_USAGE;
+		c->usage_completion = je.completion_tokens;
+		c->usage_prompt = je.prompt_tokens;
+	}
+}
+
+static void record_ok(struct shard *s, struct conn *c, uint64_t tokens)
+{
+	uint64_t e2e_ns = s->now_ns - c->t_send_ns;
+
+	hist_record(&s->h.e2e, e2e_ns);
+	if ((c->flags & CF_SSE) && c->t_first_token_ns) {
+		uint64_t ttft_ns = c->t_first_token_ns - c->t_send_ns;
+
+		hist_record(&s->h.ttft, ttft_ns);
+		if (tokens > 1)
+			hist_record(&s->h.tpot, (e2e_ns - ttft_ns) / (tokens - 1));
+	}
+	CTR_ADD(s, requests_ok, 1);
+	CTR_ADD(s, output_tokens, tokens);
+	CTR_ADD(s, input_tokens, input_tokens_of(s, c));
+	if (c->flags & CF_HAS_USAGE)
+		CTR_ADD(s, usage_requests, 1);
+}
+
+static void record_failed(struct shard *s, struct conn *c)
+{
+	CTR_ADD(s, requests_failed, 1);
+	CTR_ADD(s, errors[c->err - 1], 1);
+}
+
+/*
+ * The request is over, well or not. keep: the connection may carry the
+ * next request. A connect failure sends the user to back off first.
+ */
+static void request_end(struct shard *s, struct conn *c, bool keep)
+{
+	uint64_t tokens;
+
+	list_del(&c->link);
+	if (!c->err && (c->status < 200 || c->status > 299)) {
+		char ex[96];
+		excerpt(ex, sizeof(ex), c->spill, c->spill_len < 80 ? c->spill_len : 80);
+		set_err(s, c, ENGINE_ERR_STATUS, "HTTP %u: %s", c->status, ex);
+	}
+	if (!c->err && !(c->flags & CF_SSE))
+		parse_whole_body(s, c);
+	tokens = (c->flags & CF_HAS_USAGE) ? c->usage_completion : c->chunks;
+	if (c->err)
+		record_failed(s, c);
+	else
+		record_ok(s, c, tokens);
+	if (s->run->trace_fd >= 0)
+		trace_request(s, c, tokens);
+
+	if (!keep)
+		conn_drop(s, c);
+	if (c->err == ENGINE_ERR_CONNECT + 1) {
+		c->state = CS_BACKOFF;
+		c->t_wake_ns = s->now_ns + BACKOFF_NS;
+		list_add_tail(&s->backoff, &c->link);
+		return;
+	}
+	if (c->flags & CF_SEND_INFLIGHT) {
+		/* The server answered before our send completed; go on when it does. */
+		c->state = CS_WAITING;
+		return;
+	}
+	user_next(s, c);
+}
+
+static void request_fail(struct shard *s, struct conn *c, enum engine_err e, const char *what,
+			 int res)
+{
+	set_err(s, c, e, "%s%s%s", what, res ? ": " : "", res ? strerror(-res) : "");
+	request_end(s, c, false);
+}
+
+/* ---- response parsing ---- */
+
+static void on_event(struct shard *s, struct conn *c, const struct sse_event *ev)
+{
+	struct json_event je;
+
+	if (c->events < s->event_cap)
+		c->event_ns[c->events] = s->now_ns;
+	c->events++;
+	CTR_ADD(s, events, 1);
+	if (ev->done) {
+		c->flags |= CF_SAW_DONE;
+		return;
+	}
+	if (json_parse_event(ev->data, ev->data_len, &je) < 0) {
+		char ex[96];
+		excerpt(ex, sizeof(ex), ev->data, ev->data_len < 64 ? ev->data_len : 64);
+		set_err(s, c, ENGINE_ERR_PROTOCOL, "malformed JSON in SSE event: %s", ex);
+		return;
+	}
+	if (je.has_error)
+		set_err(s, c, ENGINE_ERR_SERVER, "error event: %.*s", (int)je.error_message_len,
+			je.error_message ? je.error_message : "");
+	if (je.delta == JSON_DELTA_CONTENT) {
+		if (!c->t_first_token_ns)
+			c->t_first_token_ns = s->now_ns;
+		else
+			hist_record(&s->h.itl, s->now_ns - c->t_last_chunk_ns);
+		c->t_last_chunk_ns = s->now_ns;
+		c->chunks++;
+		CTR_ADD(s, chunks, 1);
+	}
+	if (je.has_usage) {
+		c->flags |= CF_HAS_USAGE;
+		c->usage_completion = je.completion_tokens;
+		c->usage_prompt = je.prompt_tokens;
+	}
+}
+
+static void body_data(struct shard *s, struct conn *c, const char *p, size_t len)
+{
+	if (!(c->flags & CF_SSE)) {
+		size_t room = s->spill_cap - c->spill_len;
+		size_t take = len < room ? len : room;
+
+		memcpy(c->spill + c->spill_len, p, take);
+		c->spill_len += (uint32_t)take;
+		if (take < len)
+			c->flags |= CF_OVERFLOW;
+		return;
+	}
+	while (len) {
+		struct sse_event ev;
+		ssize_t n = sse_feed(&c->sse, p, len, &ev);
+
+		if (n == -EAGAIN)
+			return;
+		if (n < 0) {
+			/* The parser skips the oversized event and resyncs. */
+			set_err(s, c, ENGINE_ERR_PROTOCOL,
+				"SSE event larger than --max-event-bytes (%u)", s->spill_cap);
+			return;
+		}
+		p += n;
+		len -= (size_t)n;
+		on_event(s, c, &ev);
+	}
+}
+
+static bool is_event_stream(const struct http1_response *r)
+{
+	const struct http1_header *h =
+		http1_find_header(r->headers, r->nr_headers, "content-type");
+
+	return h && h->value_len >= 17 && !strncasecmp(h->value, "text/event-stream", 17);
+}
+
+static void on_head(struct shard *s, struct conn *c, const struct http1_response *r)
+{
+	c->status = (uint16_t)r->status;
+	if (r->status >= 100 && r->status < 200)
+		return; /* interim response: the real head follows */
+	CTR_ADD(s, status[r->status / 100 < 6 ? r->status / 100 : 0], 1);
+	if (r->keep_alive)
+		c->flags |= CF_KEEP_ALIVE;
+	if (s->run->trace_fd >= 0) {
+		const struct http1_header *h =
+			http1_find_header(r->headers, r->nr_headers, "x-request-id");
+		size_t n = h ? h->value_len : 0;
+
+		if (n >= sizeof(c->request_id))
+			n = sizeof(c->request_id) - 1;
+		for (size_t i = 0; i < n; i++) {
+			char ch = h->value[i];
+			c->request_id[i] = (ch == '"' || ch == '\\' || (unsigned char)ch < 0x20) ? '_' : ch;
+		}
+		c->request_id[n] = '\0';
+	}
+	c->framing = (uint8_t)r->framing;
+	c->spill_len = 0;
+	if (r->status >= 200 && r->status <= 299 && is_event_stream(r)) {
+		c->flags |= CF_SSE;
+		sse_reset(&c->sse);
+	}
+	switch (r->framing) {
+	case HTTP1_FRAMING_NONE:
+		c->rstate = RS_DONE;
+		return;
+	case HTTP1_FRAMING_LENGTH:
+		c->body_left = r->content_length;
+		c->rstate = r->content_length ? RS_BODY : RS_DONE;
+		return;
+	case HTTP1_FRAMING_CHUNKED:
+		http1_chunked_init(&c->chunked);
+		c->rstate = RS_BODY;
+		return;
+	case HTTP1_FRAMING_CLOSE:
+		c->rstate = RS_BODY;
+		return;
+	}
+}
+
+static void head_error(struct shard *s, struct conn *c, const char *p, size_t len)
+{
+	char ex[96];
+
+	excerpt(ex, sizeof(ex), p, len < 64 ? len : 64);
+	set_err(s, c, ENGINE_ERR_PROTOCOL, "malformed response head: %s", ex);
+}
+
+/* Returns bytes of p consumed, or -EPROTO. Heads that span reads are
+ * gathered in the spill buffer and parsed again from the start. */
+static ssize_t feed_head(struct shard *s, struct conn *c, const char *p, size_t len)
+{
+	struct http1_response *r = &s->resp;
+	uint32_t old = c->spill_len;
+	size_t take = 0;
+	int n;
+
+	if (!old) {
+		n = http1_parse_response(p, len, r);
+		if (n > 0) {
+			on_head(s, c, r);
+			return n;
+		}
+		if (n != -EAGAIN)
+			goto bad;
+	}
+	take = s->spill_cap - old < len ? s->spill_cap - old : len;
+	memcpy(c->spill + old, p, take);
+	n = http1_parse_response(c->spill, old + take, r);
+	if (n > 0) {
+		on_head(s, c, r);
+		return n - (int)old;
+	}
+	if (n != -EAGAIN)
+		goto bad;
+	if (old + take == s->spill_cap) {
+		set_err(s, c, ENGINE_ERR_PROTOCOL, "response head larger than %u bytes",
+			s->spill_cap);
+		return -EPROTO;
+	}
+	c->spill_len = old + (uint32_t)take;
+	return (ssize_t)take;
+bad:
+	head_error(s, c, old ? c->spill : p, old ? old + take : len);
+	return -EPROTO;
+}
+
+static ssize_t feed_body(struct shard *s, struct conn *c, const char *p, size_t len)
+{
+	switch (c->framing) {
+	case HTTP1_FRAMING_LENGTH: {
+		size_t take = len < c->body_left ? len : c->body_left;
+
+		body_data(s, c, p, take);
+		c->body_left -= take;
+		if (!c->body_left)
+			c->rstate = RS_DONE;
+		return (ssize_t)take;
+	}
+	case HTTP1_FRAMING_CHUNKED: {
+		const char *data = NULL;
+		size_t data_len = 0;
+		ssize_t n = http1_chunked_feed(&c->chunked, p, len, &data, &data_len);
+
+		if (n < 0 || (n == 0 && !http1_chunked_done(&c->chunked))) {
+			char ex[96];
+			excerpt(ex, sizeof(ex), p, len < 48 ? len : 48);
+			set_err(s, c, ENGINE_ERR_PROTOCOL, "malformed chunked encoding: %s", ex);
+			return -EPROTO;
+		}
+		if (data_len)
+			body_data(s, c, data, data_len);
+		if (http1_chunked_done(&c->chunked))
+			c->rstate = RS_DONE;
+		return n;
+	}
+	default:
+		body_data(s, c, p, len);
+		return (ssize_t)len;
+	}
+}
+
+static void conn_input(struct shard *s, struct conn *c, const char *p, size_t len)
+{
+	if (c->state != CS_BUSY || c->rstate == RS_DONE) {
+		/* Bytes nobody asked for: the connection is out of step. */
+		conn_drop(s, c);
+		if (c->state == CS_WAITING)
+			user_next(s, c);
+		return;
+	}
+	if (!c->t_first_byte_ns) {
+		c->t_first_byte_ns = s->now_ns;
+		hist_record(&s->h.ttfb, s->now_ns - c->t_send_ns);
+	}
+	while (len && c->rstate != RS_DONE) {
+		ssize_t n = c->rstate == RS_HEAD ? feed_head(s, c, p, len) : feed_body(s, c, p, len);
+
+		if (n < 0) {
+			request_end(s, c, false);
+			return;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (c->rstate == RS_DONE) {
+		/* Extra bytes after a complete response: we never pipeline. */
+		bool keep = !len && (c->flags & CF_KEEP_ALIVE) && c->framing != HTTP1_FRAMING_CLOSE &&
+			    !(c->err && c->err != ENGINE_ERR_SERVER + 1 &&
+			      c->err != ENGINE_ERR_STATUS + 1);
+		request_end(s, c, keep);
+	}
+}
+
+/* The server closed (res == 0) or the socket failed (res < 0). */
+static void conn_closed(struct shard *s, struct conn *c, int res)
+{
+	c->flags &= ~(CF_CONNECTED | CF_RECV_ARMED);
+	if (c->state != CS_BUSY) {
+		conn_drop(s, c);
+		return;
+	}
+	if (res == 0 && c->rstate == RS_BODY && c->framing == HTTP1_FRAMING_CLOSE) {
+		c->rstate = RS_DONE;
+		request_end(s, c, false);
+		return;
+	}
+	if (res == 0)
+		request_fail(s, c, ENGINE_ERR_RESET,
+			     c->rstate == RS_HEAD && !c->t_first_byte_ns
+				     ? "server closed the connection before responding"
+				     : "server closed the connection mid-response",
+			     0);
+	else
+		request_fail(s, c, ENGINE_ERR_RESET, "recv", res);
+}
+
+/* ---- CQE dispatch ---- */
+
+static void on_recv(struct shard *s, struct io_uring_cqe *cqe, struct conn *c, bool stale)
+{
+	bool more = cqe->flags & IORING_CQE_F_MORE;
+	bool has_buf = cqe->flags & IORING_CQE_F_BUFFER;
+	unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+	int res = cqe->res;
+
+	if (stale) {
+		if (has_buf)
+			buf_recycle(s, bid);
+		return;
+	}
+	if (!more)
+		c->flags &= ~CF_RECV_ARMED;
+	if (res > 0) {
+		uint32_t gen = c->gen;
+
+		CTR_ADD(s, bytes_in, (uint64_t)res);
+		conn_input(s, c, buf_addr(s, bid), (size_t)res);
+		buf_recycle(s, bid);
+		if (!more && c->gen == gen && (c->flags & CF_CONNECTED))
+			conn_arm_recv(s, c);
+		return;
+	}
+	if (has_buf)
+		buf_recycle(s, bid);
+	if (res == -ENOBUFS) {
+		/* Every buffer was in use; the multishot recv ended. Buffers
+		 * go back at the end of this batch, so re-arming is safe. */
+		CTR_ADD(s, recv_nobufs, 1);
+		conn_arm_recv(s, c);
+		return;
+	}
+	conn_closed(s, c, res);
+}
+
+static void on_connect(struct shard *s, struct conn *c, int res)
+{
+	c->flags &= ~CF_CONNECTING;
+	if (res < 0) {
+		request_fail(s, c, ENGINE_ERR_CONNECT,
+			     res == -ECANCELED ? "socket" : "connect", res == -ECANCELED ? 0 : res);
+		return;
+	}
+	c->flags |= CF_CONNECTED;
+	CTR_ADD(s, connects, 1);
+	hist_record(&s->h.connect, s->now_ns - c->t_start_ns);
+	conn_arm_recv(s, c);
+	c->t_send_ns = s->now_ns;
+	conn_send(s, c);
+}
+
+static void on_send(struct shard *s, struct conn *c, int res)
+{
+	const struct engine_target *t = &s->cfg->targets[c->target];
+
+	c->flags &= ~CF_SEND_INFLIGHT;
+	if (res < 0) {
+		if (c->state == CS_BUSY) {
+			request_fail(s, c, ENGINE_ERR_RESET, "send", res);
+		} else {
+			/* The response was complete: keep its result. */
+			conn_drop(s, c);
+			user_next(s, c);
+		}
+		return;
+	}
+	CTR_ADD(s, bytes_out, (uint64_t)res);
+	c->sent += (uint32_t)res;
+	if (c->sent < t->request_len) {
+		conn_send(s, c);
+		return;
+	}
+	if (c->state == CS_WAITING)
+		user_next(s, c);
+}
+
+static void handle_cqe(struct shard *s, struct io_uring_cqe *cqe)
+{
+	uint64_t ud = io_uring_cqe_get_data64(cqe);
+	enum op op = ud_op(ud);
+	struct conn *c;
+	bool stale;
+
+	if (op == OP_TRACE) {
+		s->trace_busy = false;
+		if (cqe->res < 0)
+			CTR_ADD(s, trace_dropped, 1);
+		return;
+	}
+	c = &s->conns[ud_idx(ud)];
+	stale = ud_gen(ud) != (c->gen & 0xffffff);
+	if (op == OP_RECV) {
+		on_recv(s, cqe, c, stale);
+		return;
+	}
+	if (stale)
+		return;
+	switch (op) {
+	case OP_SOCKET:
+		/* Only failures post (CQE_SKIP_SUCCESS); the linked connect
+		 * then completes with -ECANCELED and says so. */
+		set_err(s, c, ENGINE_ERR_CONNECT, "socket: %s", strerror(-cqe->res));
+		break;
+	case OP_CONNECT:
+		on_connect(s, c, cqe->res);
+		break;
+	case OP_SEND:
+		on_send(s, c, cqe->res);
+		break;
+	default:
+		break; /* close and cancel results need no action */
+	}
+}
+
+/* ---- timers ---- */
+
+static uint64_t spawn_time(const struct shard *s, const struct conn *c)
+{
+	if (s->cfg->spawn_rate <= 0)
+		return s->run->t0_ns;
+	return s->run->t0_ns + (uint64_t)((double)c->user * 1e9 / s->cfg->spawn_rate);
+}
+
+static void run_timers(struct shard *s)
+{
+	uint64_t timeout_ns = s->cfg->timeout_ns;
+
+	while (timeout_ns && !list_empty(&s->deadlines)) {
+		struct conn *c = list_first_conn(&s->deadlines);
+
+		if (c->t_start_ns + timeout_ns > s->now_ns)
+			break;
+		request_fail(s, c, ENGINE_ERR_TIMEOUT,
+			     c->flags & CF_CONNECTING ? "connect timed out"
+						      : "no complete response within --timeout",
+			     0);
+	}
+	while (!list_empty(&s->backoff)) {
+		struct conn *c = list_first_conn(&s->backoff);
+
+		if (c->t_wake_ns > s->now_ns)
+			break;
+		list_del(&c->link);
+		user_next(s, c);
+	}
+	while (s->next_spawn < s->nr_conns && !s->stopping) {
+		struct conn *c = &s->conns[s->next_spawn];
+
+		if (spawn_time(s, c) > s->now_ns)
+			break;
+		s->next_spawn++;
+		user_spawn(s, c);
+	}
+	if (__atomic_load_n(&s->run->budget, __ATOMIC_RELAXED) <= 0)
+		s->next_spawn = s->nr_conns; /* -n reached: nobody else starts */
+}
+
+static uint64_t next_wake(const struct shard *s)
+{
+	uint64_t wake = s->now_ns + STOP_POLL_NS;
+
+	if (s->cfg->timeout_ns && !list_empty(&s->deadlines)) {
+		uint64_t t = list_first_conn(&s->deadlines)->t_start_ns + s->cfg->timeout_ns;
+		wake = t < wake ? t : wake;
+	}
+	if (!list_empty(&s->backoff)) {
+		uint64_t t = list_first_conn(&s->backoff)->t_wake_ns;
+		wake = t < wake ? t : wake;
+	}
+	if (s->next_spawn < s->nr_conns) {
+		uint64_t t = spawn_time(s, &s->conns[s->next_spawn]);
+		wake = t < wake ? t : wake;
+	}
+	if (s->run->t_end_ns < wake)
+		wake = s->run->t_end_ns;
+	return wake;
+}
+
+/* Run over: whatever is still in flight is cancelled, not failed. */
+static void shard_stop(struct shard *s)
+{
+	s->stopping = true;
+	for (uint32_t i = 0; i < s->nr_conns; i++) {
+		struct conn *c = &s->conns[i];
+
+		if (c->state == CS_BUSY)
+			CTR_ADD(s, requests_cancelled, 1);
+		if (c->state == CS_BUSY || c->state == CS_WAITING || c->state == CS_BACKOFF) {
+			conn_drop(s, c);
+			user_retire(s, c);
+		}
+	}
+	s->next_spawn = s->nr_conns;
+}
+
+static void trace_drain(struct shard *s)
+{
+	struct io_uring_cqe *cqe;
+
+	while (s->trace_busy && io_uring_wait_cqe(&s->ring, &cqe) == 0) {
+		handle_cqe(s, cqe);
+		io_uring_cqe_seen(&s->ring, cqe);
+	}
+	for (int i = 0; i < 2; i++) {
+		int a = (s->trace_active + 1 + i) & 1;
+		const char *p = s->trace_buf[a];
+		size_t left = s->trace_len[a];
+
+		while (left) {
+			ssize_t n = write(s->run->trace_fd, p, left);
+			if (n <= 0) {
+				CTR_ADD(s, trace_dropped, 1);
+				break;
+			}
+			p += n;
+			left -= (size_t)n;
+		}
+		s->trace_len[a] = 0;
+	}
+}
+
+int shard_main(struct shard *s)
+{
+	struct timespec cpu0, cpu1;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
+	s->now_ns = engine_now_ns();
+	while (s->now_ns < s->run->t0_ns) {
+		struct timespec ts = { .tv_nsec = (long)(s->run->t0_ns - s->now_ns) };
+		nanosleep(&ts, NULL);
+		s->now_ns = engine_now_ns();
+	}
+	run_timers(s);
+	while (s->live || s->next_spawn < s->nr_conns) {
+		struct io_uring_cqe *cqe;
+		uint64_t wake = next_wake(s);
+		uint64_t wait_ns = wake > s->now_ns ? wake - s->now_ns : 0;
+		struct __kernel_timespec ts = {
+			.tv_sec = (long long)(wait_ns / 1000000000ull),
+			.tv_nsec = (long long)(wait_ns % 1000000000ull),
+		};
+		unsigned head, n = 0;
+
+		io_uring_submit_and_wait_timeout(&s->ring, &cqe, 1, &ts, NULL);
+		/* One timestamp per batch, taken right after the wait: every
+		 * CQE in the batch had completed by then. */
+		s->now_ns = engine_now_ns();
+		io_uring_for_each_cqe(&s->ring, head, cqe)
+		{
+			handle_cqe(s, cqe);
+			n++;
+		}
+		io_uring_cq_advance(&s->ring, n);
+		bufs_publish(s);
+		if (s->now_ns >= s->run->t_end_ns || engine_stop_requested()) {
+			shard_stop(s);
+			break;
+		}
+		run_timers(s);
+	}
+	io_uring_submit(&s->ring);
+	if (s->run->trace_fd >= 0)
+		trace_drain(s);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
+	s->cpu_seconds = (double)(cpu1.tv_sec - cpu0.tv_sec) +
+			 (double)(cpu1.tv_nsec - cpu0.tv_nsec) / 1e9;
+	return 0;
+}
+
+/* ---- setup ---- */
+
+static uint32_t pow2_at_least(uint64_t v)
+{
+	uint32_t p = 1;
+
+	while (p < v && p < (1u << 30))
+		p <<= 1;
+	return p;
+}
+
+static int setup_ring(struct shard *s)
+{
+	struct io_uring_params p;
+	int ret;
+
+	memset(&p, 0, sizeof(p));
+	/* SINGLE_ISSUER: only this shard's thread touches the ring, so the
+	 * kernel may skip its submission locking. DEFER_TASKRUN: completion
+	 * work runs only when this thread asks for events, in batches,
+	 * instead of interrupting it at random points. CQSIZE: multishot recv
+	 * posts many CQEs per SQE, so the CQ is sized for the users. */
+	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE;
+	p.cq_entries = pow2_at_least(4ull * s->nr_conns < 4096 ? 4096 : 4ull * s->nr_conns);
+	ret = io_uring_queue_init_params(4096, &s->ring, &p);
+	if (ret < 0) {
+		snprintf(s->err, sizeof(s->err), "io_uring setup failed: %s (needs Linux 6.1+)",
+			 strerror(-ret));
+		return ret;
+	}
+	s->ring_ok = true;
+	if (!(p.features & IORING_FEAT_EXT_ARG)) {
+		snprintf(s->err, sizeof(s->err), "this kernel's io_uring lacks EXT_ARG waits");
+		return -EOPNOTSUPP;
+	}
+	ret = io_uring_register_files_sparse(&s->ring, s->nr_conns);
+	if (ret < 0) {
+		snprintf(s->err, sizeof(s->err),
+			 "cannot register %u direct descriptors: %s (each shard's table is "
+			 "limited by RLIMIT_NOFILE: use more --shards)",
+			 s->nr_conns, strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+static int setup_bufs(struct shard *s)
+{
+	struct io_uring_buf_reg reg;
+	int ret;
+
+	s->nr_bufs = pow2_at_least(s->nr_conns < 1024 ? 1024 : s->nr_conns);
+	if (s->nr_bufs > 32768)
+		s->nr_bufs = 32768; /* buffer ids are 16 bits */
+	s->buf_len = 4096;
+	s->buf_stride = s->buf_len + JSON_PADDING;
+	s->br_map_len = (size_t)s->nr_bufs * sizeof(struct io_uring_buf);
+	s->br = mmap(NULL, s->br_map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		     0);
+	if (s->br == MAP_FAILED) {
+		s->br = NULL;
+		return -ENOMEM;
+	}
+	s->bufs = malloc((size_t)s->nr_bufs * s->buf_stride);
+	if (!s->bufs)
+		return -ENOMEM;
+	io_uring_buf_ring_init(s->br);
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (uint64_t)(uintptr_t)s->br;
+	reg.ring_entries = s->nr_bufs;
+	reg.bgid = BGID;
+	ret = io_uring_register_buf_ring(&s->ring, &reg, 0);
+	if (ret < 0) {
+		snprintf(s->err, sizeof(s->err), "cannot register the buffer ring: %s",
+			 strerror(-ret));
+		return ret;
+	}
+	for (uint32_t i = 0; i < s->nr_bufs; i++)
+		buf_recycle(s, i);
+	bufs_publish(s);
+	return 0;
+}
+
+static int setup_conns(struct shard *s)
+{
+	const struct engine_config *cfg = s->cfg;
+	size_t spill_stride;
+
+	s->spill_cap = cfg->max_event_bytes;
+	spill_stride = (size_t)s->spill_cap + JSON_PADDING;
+	s->conns = calloc(s->nr_conns, sizeof(*s->conns));
+	s->spill_area = calloc(s->nr_conns, spill_stride);
+	if (!s->conns || !s->spill_area)
+		return -ENOMEM;
+	if (cfg->trace_path && cfg->trace_chunks) {
+		s->event_cap = cfg->trace_events_cap;
+		s->event_area = calloc((size_t)s->nr_conns * s->event_cap, sizeof(uint64_t));
+		if (!s->event_area)
+			return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < s->nr_conns; i++) {
+		struct conn *c = &s->conns[i];
+
+		c->idx = i;
+		c->user = i * s->run->nr_shards + s->id;
+		c->target = (uint16_t)(c->user % cfg->nr_targets);
+		c->spill = s->spill_area + i * spill_stride;
+		c->event_ns = s->event_area ? s->event_area + (size_t)i * s->event_cap : NULL;
+		list_init(&c->link);
+		sse_init(&c->sse, c->spill, s->spill_cap);
+	}
+	if (s->run->trace_fd >= 0) {
+		s->trace_cap = 1u << 20;
+		if (s->trace_cap < TRACE_LINE_BASE + (size_t)s->event_cap * 21 + 1)
+			s->trace_cap = TRACE_LINE_BASE + s->event_cap * 21 + 1;
+		s->trace_buf[0] = malloc(s->trace_cap);
+		s->trace_buf[1] = malloc(s->trace_cap);
+		if (!s->trace_buf[0] || !s->trace_buf[1])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int shard_setup(struct shard *s)
+{
+	int ret;
+
+	list_init(&s->deadlines);
+	list_init(&s->backoff);
+	ret = json_thread_init();
+	if (ret < 0)
+		goto err;
+	ret = setup_conns(s);
+	if (ret < 0)
+		goto err;
+	struct hist *hists[ENGINE_NR_HISTS];
+
+	engine_hists_list(&s->h, hists);
+	for (int i = 0; i < ENGINE_NR_HISTS; i++) {
+		ret = hist_init_latency(hists[i]);
+		if (ret < 0)
+			goto err;
+	}
+	ret = setup_ring(s);
+	if (ret < 0)
+		goto err;
+	ret = setup_bufs(s);
+	if (ret < 0)
+		goto err;
+	return 0;
+err:
+	if (!s->err[0])
+		snprintf(s->err, sizeof(s->err), "shard %u setup: %s", s->id, strerror(-ret));
+	return ret;
+}
+
+void shard_close(struct shard *s)
+{
+	if (s->ring_ok)
+		io_uring_queue_exit(&s->ring);
+	if (s->br)
+		munmap(s->br, s->br_map_len);
+	free(s->bufs);
+	free(s->conns);
+	free(s->spill_area);
+	free(s->event_area);
+	free(s->trace_buf[0]);
+	free(s->trace_buf[1]);
+	struct hist *hists[ENGINE_NR_HISTS];
+
+	engine_hists_list(&s->h, hists);
+	for (int i = 0; i < ENGINE_NR_HISTS; i++)
+		hist_close(hists[i]);
+}
