@@ -29,14 +29,22 @@ struct sse_parser {
 	char *spill;      /* caller's buffer for events that span feeds */
 	size_t spill_cap; /* bytes */
 	size_t spill_len; /* bytes of the pending event gathered so far */
-	unsigned state;   /* private */
+	unsigned state;   /* private: bytes of a leading BOM matched so far */
 	unsigned flags;   /* private */
-	size_t marks[6];  /* private: field offsets inside spill */
+	size_t raw_len;   /* private: bytes of the pending event's field lines */
+	size_t line_off;  /* private: an unfinished line's start in spill */
+	size_t event_off; /* private: the pending event type's place in spill */
+	size_t event_len;
+	size_t id_off; /* private: the pending id's place in spill */
+	size_t id_len;
 };
 
 /*
  * spill must stay valid while the parser is used; an event (all its fields
- * and line ends) larger than spill_cap makes sse_feed return -EPROTO.
+ * and line ends) larger than spill_cap makes sse_feed return -EPROTO. The
+ * size counts every line of the event but comments, each line end as one
+ * byte, whether or not the event is gathered in spill, so that the result
+ * does not depend on how the stream was cut into feeds.
  * For JSON parsing in place, give the spill buffer JSON_PADDING extra bytes
  * beyond spill_cap.
  */
@@ -53,6 +61,9 @@ void sse_reset(struct sse_parser *p);
  * kept), and -EPROTO when an event is larger than the spill buffer (the
  * parser then skips to the end of that event). Events with no data field
  * are not dispatched, per the spec.
+ * -EPROTO, like -EAGAIN, means all of buf was consumed: it is returned once
+ * for an oversized event, in place of the next -EAGAIN (good events that
+ * followed it in buf are returned first). Feed on after it.
  */
 ssize_t sse_feed(struct sse_parser *p, const char *buf, size_t len, struct sse_event *ev);
 
