@@ -25,10 +25,9 @@ enum {
 	F_PARTIAL = 1u << 2,   /* spill[line_off, spill_len) is an unfinished line */
 	F_DROP_LINE = 1u << 3, /* the rest of the current line is ignored */
 	F_SKIP = 1u << 4,      /* dropping an oversized event up to its blank line */
-	F_ERR = 1u << 5,       /* an oversized event not reported yet */
-	F_DATA = 1u << 6,      /* data segments of the pending event are in spill */
-	F_EVENT = 1u << 7,     /* the pending event type is in spill */
-	F_ID = 1u << 8,	       /* the pending id is in spill */
+	F_DATA = 1u << 5,      /* data segments of the pending event are in spill */
+	F_EVENT = 1u << 6,     /* the pending event type is in spill */
+	F_ID = 1u << 7,	       /* the pending id is in spill */
 };
 #define F_FIELDS (F_DATA | F_EVENT | F_ID)
 
@@ -49,6 +48,7 @@ void sse_reset(struct sse_parser *p)
 	p->spill_len = 0;
 	p->state = 0;
 	p->flags = 0;
+	p->nr_oversized = 0;
 	p->raw_len = 0;
 	p->line_off = 0;
 	p->event_off = p->event_len = 0;
@@ -240,7 +240,8 @@ static void drop_event(struct sse_parser *p, struct views *v)
 static void overflow(struct sse_parser *p, struct views *v, bool mid_line)
 {
 	drop_event(p, v);
-	p->flags |= F_SKIP | F_ERR | (mid_line ? F_DROP_LINE : 0);
+	p->flags |= F_SKIP | (mid_line ? F_DROP_LINE : 0);
+	p->nr_oversized++;
 }
 
 /* Counts n more bytes of field lines; false (and skipping) when over spill_cap. */
@@ -326,7 +327,8 @@ static const char *skip_bom(struct sse_parser *p, const char *s, const char *end
 				p->line_off = 0;
 				if (p->raw_len > p->spill_cap) {
 					p->raw_len = 0;
-					p->flags |= F_SKIP | F_ERR | F_DROP_LINE;
+					p->flags |= F_SKIP | F_DROP_LINE;
+					p->nr_oversized++;
 				} else {
 					spill_put(p, bom, p->state);
 					p->flags |= F_PARTIAL;
@@ -428,8 +430,8 @@ ssize_t sse_feed(struct sse_parser *p, const char *buf, size_t len, struct sse_e
 	}
 	if (v.has)
 		spill_views(p, &v);
-	if (p->flags & F_ERR) {
-		p->flags &= ~F_ERR;
+	if (p->nr_oversized) {
+		p->nr_oversized--;
 		return -EPROTO;
 	}
 	return -EAGAIN;

@@ -26,14 +26,15 @@ struct sse_event {
 };
 
 struct sse_parser {
-	char *spill;      /* caller's buffer for events that span feeds */
-	size_t spill_cap; /* bytes */
-	size_t spill_len; /* bytes of the pending event gathered so far */
-	unsigned state;   /* private: bytes of a leading BOM matched so far */
-	unsigned flags;   /* private */
-	size_t raw_len;   /* private: bytes of the pending event's field lines */
-	size_t line_off;  /* private: an unfinished line's start in spill */
-	size_t event_off; /* private: the pending event type's place in spill */
+	char *spill;	       /* caller's buffer for events that span feeds */
+	size_t spill_cap;      /* bytes */
+	size_t spill_len;      /* bytes of the pending event gathered so far */
+	unsigned state;	       /* private: bytes of a leading BOM matched so far */
+	unsigned flags;	       /* private */
+	unsigned nr_oversized; /* private: oversized events not yet reported */
+	size_t raw_len;	       /* private: bytes of the pending event's field lines */
+	size_t line_off;       /* private: an unfinished line's start in spill */
+	size_t event_off;      /* private: the pending event type's place in spill */
 	size_t event_len;
 	size_t id_off; /* private: the pending id's place in spill */
 	size_t id_len;
@@ -62,7 +63,7 @@ void sse_reset(struct sse_parser *p);
  * parser then skips to the end of that event). Events with no data field
  * are not dispatched, per the spec.
  * -EPROTO, like -EAGAIN, means all of buf was consumed: it is returned once
- * for an oversized event, in place of the next -EAGAIN (good events that
+ * for each oversized event, in place of a later -EAGAIN (good events that
  * followed it in buf are returned first). Feed on after it.
  */
 ssize_t sse_feed(struct sse_parser *p, const char *buf, size_t len, struct sse_event *ev);
