@@ -342,7 +342,7 @@ static void full_produce(struct mock_worker *w, struct mock_conn *c)
 	struct mock_resp *r = &c->resp;
 	char *p, *end;
 
-	if (!r->due)
+	if (!r->due || r->stage == STAGE_DONE)
 		return;
 	p = worker_out(w, c);
 	end = c->out + cfg->out_cap_bytes;

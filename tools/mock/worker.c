@@ -335,6 +335,8 @@ static void on_send(struct mock_worker *w, struct mock_conn *c, int res)
 		c->out_sent = 0;
 	}
 	resp_produce(w, c);
+	if (c->out && !c->out_len)
+		out_release(w, c);
 	if (!c->out && c->resp.kind != RESP_NONE && c->resp.stage == STAGE_DONE)
 		http_resp_sent(w, c);
 	conn_send(w, c);
