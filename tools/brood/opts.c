@@ -1,0 +1,869 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `brood run` flags. One table drives getopt_long, the help text and the
+ * error messages, so a flag's name is written once.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "opts.h"
+
+#define DEFAULT_HOST		"http://localhost:80"
+#define DEFAULT_USERS		1
+#define DEFAULT_PROMPT_TOKENS	512
+#define DEFAULT_MAX_TOKENS	128
+#define DEFAULT_TIMEOUT_NS	(600ull * 1000000000ull)
+#define DEFAULT_MAX_EVENT_BYTES 4096
+#define SPAWN_RATE_MAX		1e6
+#define PATH_ROOM		32 /* longest suffix we append: "/v1/chat/completions" */
+
+enum {
+	OPT_CHAT = 256,
+	OPT_PROMPT_TEXT,
+	OPT_STREAM,
+	OPT_NO_STREAM,
+	OPT_SHARDS,
+	OPT_JSON,
+	OPT_SUMMARY_FILE,
+	OPT_TIMEOUT,
+	OPT_TRACE,
+	OPT_TRACE_CHUNKS,
+	OPT_MAX_EVENT_BYTES,
+	OPT_SEED,
+};
+
+struct flag {
+	const char *name;
+	int id;		  /* the short letter, or OPT_* */
+	const char *arg;  /* value's name in help; NULL = takes no value */
+	const char *eg;	  /* an example value for "needs a value" */
+	const char *help; /* one line */
+};
+
+static const struct flag flags[] = {
+	{ "host", 'H', "URL[,URL]", "http://127.0.0.1:8000",
+	  "base URLs, before /v1/... (default " DEFAULT_HOST ")" },
+	{ "model", 'm', "NAME", "my-model",
+	  "model to ask for (default: the server's, via /v1/models)" },
+	{ "chat", OPT_CHAT, NULL, NULL, "use /v1/chat/completions (default /v1/completions)" },
+	{ "users", 'u', "N", "8", "concurrent users, 1..1000000 (default 1)" },
+	{ "spawn-rate", 'r', "N", "2", "users started per second (default: all at once)" },
+	{ "run-time", 't', "DURATION", "5min", "stop after 30s, 5min, 1h30m... (default: Ctrl-C)" },
+	{ "requests", 'n', "N", "1000", "stop after N requests have finished" },
+	{ "prompt-tokens", 'p', "N", "512", "synthetic prompt of about N tokens (default 512)" },
+	{ "prompt-text", OPT_PROMPT_TEXT, "TEXT|@FILE", "@prompt.txt",
+	  "this prompt instead, or @FILE to read it from FILE" },
+	{ "max-tokens", 'o', "N", "128", "tokens to generate per request (default 128)" },
+	{ "stream", OPT_STREAM, NULL, NULL, "stream with SSE (the default; as in llm_bench)" },
+	{ "no-stream", OPT_NO_STREAM, NULL, NULL, "whole responses: no TTFT or ITL" },
+	{ "api-key", 'k', "KEY", "$API_KEY",
+	  "sent as 'Authorization: Bearer KEY' (default $OPENAI_API_KEY)" },
+	{ "shards", OPT_SHARDS, "N", "4",
+	  "engine threads, 0..256 (default 0: one per online core)" },
+	{ "json", OPT_JSON, "FILE", "results.json", "write all results as JSON" },
+	{ "summary-file", OPT_SUMMARY_FILE, "FILE", "results.csv",
+	  "append one CSV row per run (header when new)" },
+	{ "timeout", OPT_TIMEOUT, "DURATION", "600s", "limit per request (default 600s)" },
+	{ "trace", OPT_TRACE, "FILE", "trace.jsonl", "write one JSON line per request" },
+	{ "trace-chunks", OPT_TRACE_CHUNKS, NULL, NULL,
+	  "add every event's receive time to --trace" },
+	{ "max-event-bytes", OPT_MAX_EVENT_BYTES, "N", "4096",
+	  "largest SSE event or response head, 256..16777216 (default 4096)" },
+	{ "quiet", 'q', NULL, NULL, "no progress line" },
+	{ "seed", OPT_SEED, "N", "1", "varies the synthetic prompt (default 0)" },
+	{ "help", 'h', NULL, NULL, "show this help" },
+};
+
+#define NR_FLAGS (sizeof(flags) / sizeof(flags[0]))
+
+static void set_err(char *err, size_t err_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t err_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !err_len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, err_len, fmt, ap);
+	va_end(ap);
+}
+
+static const struct flag *flag_by_id(int id)
+{
+	for (size_t i = 0; i < NR_FLAGS; i++)
+		if (flags[i].id == id)
+			return &flags[i];
+	return NULL;
+}
+
+/* "-u/--users" or "--chat": how errors name a flag. */
+static const char *flag_label(const struct flag *f, char *buf, size_t len)
+{
+	if (f->id < 256)
+		snprintf(buf, len, "-%c/--%s", f->id, f->name);
+	else
+		snprintf(buf, len, "--%s", f->name);
+	return buf;
+}
+
+/* Digits only: no sign, no spaces, no suffix. */
+static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (!*s)
+		return -EINVAL;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+			return -ERANGE;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	if (v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	uint64_t ns;
+} units[] = {
+	/* Longest first so "ms" is not read as "m" then "s". */
+	{ "min", 60000000000ull }, { "sec", 1000000000ull }, { "ns", 1ull },
+	{ "us", 1000ull },	   { "ms", 1000000ull },     { "h", 3600000000000ull },
+	{ "m", 60000000000ull },   { "s", 1000000000ull },
+};
+
+static uint64_t unit_at(const char **s)
+{
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		size_t n = strlen(units[i].name);
+
+		if (strncmp(*s, units[i].name, n) == 0 && !isalpha((unsigned char)(*s)[n])) {
+			*s += n;
+			return units[i].ns;
+		}
+	}
+	return 0;
+}
+
+int opts_parse_duration(const char *s, uint64_t *ns)
+{
+	long double total = 0;
+	bool plain = true;
+
+	if (!s || !*s)
+		return -EINVAL;
+	while (*s) {
+		const char *start = s;
+		long double v = 0, scale = 1;
+		uint64_t unit;
+
+		while (*s >= '0' && *s <= '9')
+			v = v * 10 + (*s++ - '0');
+		if (*s == '.') {
+			s++;
+			while (*s >= '0' && *s <= '9')
+				v += (*s++ - '0') * (scale /= 10);
+		}
+		if (s == start || (s == start + 1 && *start == '.'))
+			return -EINVAL; /* no digits */
+		if (!*s && plain) {
+			total = v * 1e9L; /* a bare number is seconds */
+			break;
+		}
+		unit = unit_at(&s);
+		if (!unit)
+			return -EINVAL;
+		plain = false;
+		total += v * (long double)unit;
+		if (total > (long double)OPTS_DURATION_MAX)
+			return -EINVAL;
+	}
+	if (total > (long double)OPTS_DURATION_MAX || total < 1)
+		return -EINVAL;
+	*ns = (uint64_t)(total + 0.5L);
+	return 0;
+}
+
+static bool host_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '-' || c == '.' || c == '_';
+}
+
+static bool path_char(char c)
+{
+	/* Printable ASCII that may stand in a request line; no query/fragment. */
+	return c > ' ' && c < 0x7f && c != '?' && c != '#';
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static int parse_authority(const char *s, size_t len, struct url *u, const char *url, char *err,
+			   size_t err_len)
+{
+	const char *port = NULL;
+	size_t host_len;
+
+	if (memchr(s, '@', len)) {
+		set_err(err, err_len,
+			"-H %s: user names in URLs are not supported; pass the key with -k", url);
+		return -EINVAL;
+	}
+	if (len && s[0] == '[') {
+		const char *close = memchr(s, ']', len);
+		struct in6_addr a;
+
+		host_len = close ? (size_t)(close - s - 1) : 0;
+		if (!close || host_len >= URL_HOST_MAX) {
+			set_err(err, err_len, "-H %s: unterminated IPv6 address; write it as [::1]",
+				url);
+			return -EINVAL;
+		}
+		memcpy(u->host, s + 1, host_len);
+		u->host[host_len] = '\0';
+		if (inet_pton(AF_INET6, u->host, &a) != 1) {
+			set_err(err, err_len, "-H %s: '%s' is not an IPv6 address", url, u->host);
+			return -EINVAL;
+		}
+		u->ipv6 = true;
+		if (close + 1 < s + len) {
+			if (close[1] != ':') {
+				set_err(err, err_len, "-H %s: expected ':PORT' after ']'", url);
+				return -EINVAL;
+			}
+			port = close + 2;
+		}
+	} else {
+		const char *colon = memchr(s, ':', len);
+
+		if (colon && memchr(colon + 1, ':', len - (size_t)(colon + 1 - s))) {
+			set_err(err, err_len,
+				"-H %s: write an IPv6 address in brackets, e.g. http://[::1]:8000",
+				url);
+			return -EINVAL;
+		}
+		host_len = colon ? (size_t)(colon - s) : len;
+		if (host_len >= URL_HOST_MAX) {
+			set_err(err, err_len, "-H: host name too long (%zu bytes, at most %d)",
+				host_len, URL_HOST_MAX - 1);
+			return -EINVAL;
+		}
+		if (!host_len) {
+			set_err(err, err_len,
+				"-H %s: no host name; write e.g. http://localhost:8000", url);
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < host_len; i++) {
+			if (!host_char(s[i])) {
+				set_err(err, err_len,
+					"-H %s: bad character '%c' in host name (IPv6 goes in [])",
+					url, s[i]);
+				return -EINVAL;
+			}
+		}
+		memcpy(u->host, s, host_len);
+		u->host[host_len] = '\0';
+		port = colon ? colon + 1 : NULL;
+	}
+	if (port) {
+		char buf[8];
+		size_t port_len = (size_t)(s + len - port);
+		uint64_t v;
+
+		if (port_len == 0 || port_len >= sizeof(buf)) {
+			set_err(err, err_len, "-H %s: bad port; use 1..65535", url);
+			return -EINVAL;
+		}
+		memcpy(buf, port, port_len);
+		buf[port_len] = '\0';
+		if (parse_u64(buf, 1, 65535, &v)) {
+			set_err(err, err_len, "-H %s: bad port '%s'; use 1..65535", url, buf);
+			return -EINVAL;
+		}
+		u->port = (uint16_t)v;
+	}
+	return 0;
+}
+
+static int parse_path(const char *p, struct url *u, const char *url, char *err, size_t err_len)
+{
+	size_t len = strlen(p);
+
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] == '?' || p[i] == '#') {
+			set_err(err, err_len,
+				"-H %s: a base URL takes no query or fragment; drop '%s'", url,
+				p + i);
+			return -EINVAL;
+		}
+		if (!path_char(p[i])) {
+			set_err(
+			    err, err_len,
+			    "-H %s: the path holds a space or control character; percent-encode it",
+			    url);
+			return -EINVAL;
+		}
+	}
+	while (len && p[len - 1] == '/')
+		len--;
+	if (len >= URL_PATH_MAX - PATH_ROOM) {
+		set_err(err, err_len, "-H: base path too long (%zu bytes, at most %d)", len,
+			URL_PATH_MAX - PATH_ROOM - 1);
+		return -EINVAL;
+	}
+	memcpy(u->path, p, len);
+	u->path[len] = '\0';
+	if (ends_with(u->path, "/v1") || ends_with(u->path, "/v1/completions") ||
+	    ends_with(u->path, "/v1/chat/completions")) {
+		set_err(err, err_len,
+			"-H %s: give the base URL that precedes /v1/... (brood adds the API path)",
+			url);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int url_parse(const char *s, struct url *u, char *err, size_t err_len)
+{
+	const char *rest, *slash, *sep;
+	char shown[96]; /* the URL as errors quote it: long ones cut, so the fix still shows */
+	int ret;
+
+	memset(u, 0, sizeof(*u));
+	if (!s || !*s) {
+		set_err(err, err_len, "-H: empty URL; write e.g. http://localhost:8000");
+		return -EINVAL;
+	}
+	if (strlen(s) < sizeof(shown))
+		strcpy(shown, s);
+	else
+		snprintf(shown, sizeof(shown), "%.*s...", (int)sizeof(shown) - 4, s);
+	if (strncasecmp(s, "http://", 7) == 0) {
+		rest = s + 7;
+		u->port = 80;
+	} else if (strncasecmp(s, "https://", 8) == 0) {
+		rest = s + 8;
+		u->tls = true;
+		u->port = 443;
+	} else if ((sep = strstr(s, "://"))) {
+		set_err(err, err_len, "-H %s: unsupported scheme '%.*s'; use http:// or https://",
+			shown, (int)(sep - s) < 16 ? (int)(sep - s) : 16, s);
+		return -EINVAL;
+	} else {
+		set_err(err, err_len, "-H %s: no scheme; write http://%s (or https://)", shown,
+			shown);
+		return -EINVAL;
+	}
+	slash = strchr(rest, '/');
+	if (!slash)
+		slash = rest + strlen(rest);
+	if (memchr(rest, '?', (size_t)(slash - rest)) ||
+	    memchr(rest, '#', (size_t)(slash - rest))) {
+		set_err(err, err_len, "-H %s: a base URL takes no query or fragment", shown);
+		return -EINVAL;
+	}
+	ret = parse_authority(rest, (size_t)(slash - rest), u, shown, err, err_len);
+	if (ret)
+		return ret;
+	return parse_path(slash, u, shown, err, err_len);
+}
+
+int url_format(const struct url *u, char *buf, size_t len)
+{
+	return snprintf(buf, len, "%s://%s%s%s:%u%s", u->tls ? "https" : "http", u->ipv6 ? "[" : "",
+			u->host, u->ipv6 ? "]" : "", u->port, u->path);
+}
+
+/* -H a,b,c; each -H adds to the list. */
+static int add_hosts(struct brood_opts *o, const char *arg, char *err, size_t err_len)
+{
+	const char *p = arg;
+
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		char one[URL_STR_MAX];
+		int ret;
+
+		while (len && isspace((unsigned char)*p)) {
+			p++;
+			len--;
+		}
+		while (len && isspace((unsigned char)p[len - 1]))
+			len--;
+		if (!len) {
+			set_err(err, err_len,
+				"-H %s: empty URL in the list; separate URLs with one comma", arg);
+			return -EINVAL;
+		}
+		if (len >= sizeof(one)) {
+			set_err(err, err_len, "-H: URL too long (%zu bytes)", len);
+			return -EINVAL;
+		}
+		if (o->nr_urls == ENGINE_MAX_TARGETS) {
+			set_err(err, err_len, "-H: more than %d targets; give at most %d URLs",
+				ENGINE_MAX_TARGETS, ENGINE_MAX_TARGETS);
+			return -EINVAL;
+		}
+		memcpy(one, p, len);
+		one[len] = '\0';
+		ret = url_parse(one, &o->urls[o->nr_urls], err, err_len);
+		if (ret)
+			return ret;
+		o->nr_urls++;
+		if (!comma)
+			return 0;
+		p = comma + 1;
+	}
+}
+
+static bool has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < ' ' || *s == 0x7f)
+			return true;
+	return false;
+}
+
+static int read_prompt_file(struct brood_opts *o, const char *path, char *err, size_t err_len)
+{
+	struct stat st;
+	ssize_t n;
+	size_t got = 0;
+	int fd;
+
+	if (!*path) {
+		set_err(err, err_len, "--prompt-text @: no file name after '@'; write @prompt.txt");
+		return -EINVAL;
+	}
+	if (ends_with(path, ".jsonl")) {
+		set_err(
+		    err, err_len,
+		    "--prompt-text @%s: JSONL prompt sets are not supported yet; pass a text file",
+		    path);
+		return -EINVAL;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		set_err(err, err_len, "--prompt-text @%s: cannot open: %s", path, strerror(errno));
+		return -EINVAL;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > (off_t)OPTS_PROMPT_MAX) {
+		set_err(err, err_len, "--prompt-text @%s: not a regular file of at most %u bytes",
+			path, OPTS_PROMPT_MAX);
+		goto err;
+	}
+	o->prompt_text = malloc((size_t)st.st_size + 1);
+	if (!o->prompt_text) {
+		set_err(err, err_len, "--prompt-text @%s: out of memory", path);
+		goto err;
+	}
+	while (got < (size_t)st.st_size) {
+		n = read(fd, o->prompt_text + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			set_err(err, err_len, "--prompt-text @%s: read failed: %s", path,
+				n ? strerror(errno) : "file shrank");
+			goto err;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	o->prompt_text[got] = '\0';
+	o->prompt_text_len = got;
+	o->prompt_file = path;
+	return 0;
+err:
+	free(o->prompt_text);
+	o->prompt_text = NULL;
+	close(fd);
+	return -EINVAL;
+}
+
+static int set_prompt_text(struct brood_opts *o, const char *arg, char *err, size_t err_len)
+{
+	int ret;
+
+	free(o->prompt_text); /* the last --prompt-text wins */
+	o->prompt_text = NULL;
+	o->prompt_file = NULL;
+	if (arg[0] == '@') {
+		ret = read_prompt_file(o, arg + 1, err, err_len);
+		if (ret)
+			return ret;
+	} else {
+		o->prompt_text_len = strlen(arg);
+		o->prompt_text = strdup(arg);
+		if (!o->prompt_text) {
+			set_err(err, err_len, "--prompt-text: out of memory");
+			return -EINVAL;
+		}
+	}
+	if (!o->prompt_text_len) {
+		set_err(err, err_len, "--prompt-text %s: the prompt is empty", arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* An output file's directory must exist and be writable before load starts. */
+static int check_out_path(const char *flag, const char *path, char *err, size_t err_len)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	struct stat st;
+
+	if (!*path) {
+		set_err(err, err_len, "--%s: empty file name", flag);
+		return -EINVAL;
+	}
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		set_err(err, err_len, "--%s %s: is a directory; name a file in it", flag, path);
+		return -EINVAL;
+	}
+	if (!slash) {
+		strcpy(dir, ".");
+	} else if (slash == path) {
+		strcpy(dir, "/");
+	} else {
+		size_t n = (size_t)(slash - path);
+
+		if (n >= sizeof(dir)) {
+			set_err(err, err_len, "--%s: path too long", flag);
+			return -EINVAL;
+		}
+		memcpy(dir, path, n);
+		dir[n] = '\0';
+	}
+	if (access(dir, W_OK | X_OK)) {
+		set_err(
+		    err, err_len,
+		    "--%s %s: cannot write in directory '%s' (%s); create it or pick another path",
+		    flag, path, dir, strerror(errno));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void set_defaults(struct brood_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->stream = true;
+	o->users = DEFAULT_USERS;
+	o->prompt_tokens = DEFAULT_PROMPT_TOKENS;
+	o->max_tokens = DEFAULT_MAX_TOKENS;
+	o->timeout_ns = DEFAULT_TIMEOUT_NS;
+	o->max_event_bytes = DEFAULT_MAX_EVENT_BYTES;
+}
+
+static int number(const struct flag *f, const char *arg, uint64_t min, uint64_t max, uint64_t *out,
+		  char *err, size_t err_len)
+{
+	char label[64];
+
+	*out = 0;
+	if (parse_u64(arg, min, max, out) == 0)
+		return 0;
+	set_err(err, err_len, "%s %s: use a whole number from %llu to %llu",
+		flag_label(f, label, sizeof(label)), arg, (unsigned long long)min,
+		(unsigned long long)max);
+	return -EINVAL;
+}
+
+static int duration(const struct flag *f, const char *arg, uint64_t *ns, char *err, size_t err_len)
+{
+	char label[64];
+
+	if (opts_parse_duration(arg, ns) == 0)
+		return 0;
+	set_err(
+	    err, err_len,
+	    "%s %s: not a positive duration; write e.g. 90s, 500ms, 5min or 1h30m (at most 8784h)",
+	    flag_label(f, label, sizeof(label)), arg);
+	return -EINVAL;
+}
+
+static int spawn_rate(const struct flag *f, const char *arg, double *rate, char *err,
+		      size_t err_len)
+{
+	char label[64], *end;
+	double v;
+
+	/* Plain decimals only: strtod would also take hex, "inf" and exponents. */
+	if (!*arg || strspn(arg, "0123456789.") != strlen(arg))
+		goto bad;
+	errno = 0;
+	v = strtod(arg, &end);
+	if (end != arg && !*end && !errno && v > 0 && v <= SPAWN_RATE_MAX) {
+		*rate = v;
+		return 0;
+	}
+bad:
+	set_err(err, err_len, "%s %s: give users per second as a number above 0, at most 1000000",
+		flag_label(f, label, sizeof(label)), arg);
+	return -EINVAL;
+}
+
+/* Handles one flag with its value. Returns 0 or -EINVAL (err set). */
+static int apply(struct brood_opts *o, const struct flag *f, const char *arg,
+		 bool *prompt_tokens_set, char *err, size_t err_len)
+{
+	uint64_t v;
+	int ret = 0;
+
+	switch (f->id) {
+	case 'H':
+		return add_hosts(o, arg, err, err_len);
+	case 'm':
+		if (!*arg || strlen(arg) >= OPTS_MODEL_MAX || has_control(arg)) {
+			set_err(err, err_len, "-m/--model: give a name of 1 to %d printable bytes",
+				OPTS_MODEL_MAX - 1);
+			return -EINVAL;
+		}
+		strcpy(o->model, arg);
+		return 0;
+	case OPT_CHAT:
+		o->chat = true;
+		return 0;
+	case 'u':
+		ret = number(f, arg, 1, OPTS_USERS_MAX, &v, err, err_len);
+		o->users = (unsigned)v;
+		return ret;
+	case 'r':
+		return spawn_rate(f, arg, &o->spawn_rate, err, err_len);
+	case 't':
+		return duration(f, arg, &o->run_time_ns, err, err_len);
+	case 'n':
+		return number(f, arg, 1, OPTS_REQUESTS_MAX, &o->max_requests, err, err_len);
+	case 'p':
+		*prompt_tokens_set = true;
+		ret = number(f, arg, 1, OPTS_TOKENS_MAX, &v, err, err_len);
+		o->prompt_tokens = (uint32_t)v;
+		return ret;
+	case OPT_PROMPT_TEXT:
+		return set_prompt_text(o, arg, err, err_len);
+	case 'o':
+		ret = number(f, arg, 1, OPTS_TOKENS_MAX, &v, err, err_len);
+		o->max_tokens = (uint32_t)v;
+		return ret;
+	case OPT_STREAM:
+		o->stream = true;
+		return 0;
+	case OPT_NO_STREAM:
+		o->stream = false;
+		return 0;
+	case 'k':
+		if (!*arg || has_control(arg)) {
+			set_err(err, err_len,
+				"-k/--api-key: the key is empty or holds a control character");
+			return -EINVAL;
+		}
+		o->api_key = arg;
+		return 0;
+	case OPT_SHARDS:
+		ret = number(f, arg, 0, ENGINE_MAX_SHARDS, &v, err, err_len);
+		o->nr_shards = (unsigned)v;
+		return ret;
+	case OPT_JSON:
+		o->json_path = arg;
+		return check_out_path(f->name, arg, err, err_len);
+	case OPT_SUMMARY_FILE:
+		o->summary_path = arg;
+		return check_out_path(f->name, arg, err, err_len);
+	case OPT_TIMEOUT:
+		return duration(f, arg, &o->timeout_ns, err, err_len);
+	case OPT_TRACE:
+		o->trace_path = arg;
+		return check_out_path(f->name, arg, err, err_len);
+	case OPT_TRACE_CHUNKS:
+		o->trace_chunks = true;
+		return 0;
+	case OPT_MAX_EVENT_BYTES:
+		ret = number(f, arg, OPTS_EVENT_MIN, OPTS_EVENT_MAX, &v, err, err_len);
+		o->max_event_bytes = (uint32_t)v;
+		return ret;
+	case 'q':
+		o->quiet = true;
+		return 0;
+	case OPT_SEED:
+		return number(f, arg, 0, UINT64_MAX, &o->seed, err, err_len);
+	case 'h':
+		o->help = true;
+		return 0;
+	}
+	return 0;
+}
+
+static void build_getopt(struct option *longopts, char *shortopts)
+{
+	char *s = shortopts;
+
+	*s++ = '+'; /* stop at the first non-flag: no argv permutation */
+	*s++ = ':'; /* a missing value returns ':' */
+	for (size_t i = 0; i < NR_FLAGS; i++) {
+		longopts[i] =
+		    (struct option){ flags[i].name, flags[i].arg ? required_argument : no_argument,
+				     NULL, flags[i].id };
+		if (flags[i].id < 256) {
+			*s++ = (char)flags[i].id;
+			if (flags[i].arg)
+				*s++ = ':';
+		}
+	}
+	longopts[NR_FLAGS] = (struct option){ 0 };
+	*s = '\0';
+}
+
+static int getopt_error(int c, int argc, char **argv, char *err, size_t err_len)
+{
+	const struct flag *f = flag_by_id(optopt);
+	const char *word = optind > 0 && optind <= argc ? argv[optind - 1] : "";
+	char label[64];
+
+	if (c == ':' && f) {
+		set_err(err, err_len, "%s needs a value, e.g. --%s %s",
+			flag_label(f, label, sizeof(label)), f->name, f->eg);
+	} else if (f && !f->arg) {
+		set_err(err, err_len, "--%s takes no value; drop '%s'", f->name,
+			strchr(word, '=') ? strchr(word, '=') : word);
+	} else if (optopt && optopt < 256 && isprint(optopt)) {
+		set_err(err, err_len, "unknown flag '-%c'; see 'brood run --help'", optopt);
+	} else {
+		set_err(err, err_len, "unknown or ambiguous flag '%s'; see 'brood run --help'",
+			word);
+	}
+	return -EINVAL;
+}
+
+static int check_combination(struct brood_opts *o, bool prompt_tokens_set, char *err,
+			     size_t err_len)
+{
+	if (o->prompt_text && prompt_tokens_set) {
+		set_err(
+		    err, err_len,
+		    "-p/--prompt-tokens and --prompt-text exclude each other; keep one of them");
+		return -EINVAL;
+	}
+	if (o->prompt_text)
+		o->prompt_tokens = 0;
+	if (o->trace_chunks && !o->trace_path) {
+		set_err(err, err_len, "--trace-chunks needs --trace FILE to write to");
+		return -EINVAL;
+	}
+	if (!o->api_key) {
+		const char *env = getenv("OPENAI_API_KEY");
+
+		if (env && *env) {
+			if (has_control(env)) {
+				set_err(
+				    err, err_len,
+				    "$OPENAI_API_KEY holds a control character; fix it or pass -k");
+				return -EINVAL;
+			}
+			o->api_key = env;
+		}
+	}
+	if (!o->nr_urls) {
+		int ret = url_parse(DEFAULT_HOST, &o->urls[0], err, err_len);
+
+		if (ret)
+			return ret;
+		o->nr_urls = 1;
+	}
+	return 0;
+}
+
+int opts_parse_run(int argc, char **argv, struct brood_opts *o, char *err, size_t err_len)
+{
+	struct option longopts[NR_FLAGS + 1];
+	char shortopts[2 * NR_FLAGS + 3];
+	bool prompt_tokens_set = false;
+	int c, ret = 0;
+
+	set_defaults(o);
+	if (err && err_len)
+		err[0] = '\0';
+	build_getopt(longopts, shortopts);
+	optind = 0; /* glibc: full re-initialisation, so parse can be called again */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		if (c == '?' || c == ':') {
+			ret = getopt_error(c, argc, argv, err, err_len);
+			goto err;
+		}
+		ret = apply(o, flag_by_id(c), optarg, &prompt_tokens_set, err, err_len);
+		if (ret)
+			goto err;
+		if (o->help) {
+			opts_close(o);
+			set_defaults(o);
+			o->help = true;
+			return 0;
+		}
+	}
+	if (optind < argc) {
+		set_err(err, err_len,
+			"unexpected argument '%s'; flags start with '-' (see 'brood run --help')",
+			argv[optind]);
+		ret = -EINVAL;
+		goto err;
+	}
+	ret = check_combination(o, prompt_tokens_set, err, err_len);
+	if (ret)
+		goto err;
+	return 0;
+err:
+	opts_close(o);
+	return -EINVAL;
+}
+
+void opts_close(struct brood_opts *o)
+{
+	free(o->prompt_text);
+	o->prompt_text = NULL;
+	o->prompt_text_len = 0;
+	o->prompt_file = NULL;
+}
+
+void opts_usage(FILE *f)
+{
+	fputs("usage: brood run [flags]\n"
+	      "Drives an OpenAI-compatible server (vLLM, SGLang, TGI, ...) with streaming\n"
+	      "requests from closed-loop users; flags shared with llm_bench mean the same.\n\n",
+	      f);
+	for (size_t i = 0; i < NR_FLAGS; i++) {
+		char left[64];
+
+		if (flags[i].id < 256)
+			snprintf(left, sizeof(left), "-%c, --%s%s%s", flags[i].id, flags[i].name,
+				 flags[i].arg ? " " : "", flags[i].arg ? flags[i].arg : "");
+		else
+			snprintf(left, sizeof(left), "    --%s%s%s", flags[i].name,
+				 flags[i].arg ? " " : "", flags[i].arg ? flags[i].arg : "");
+		fprintf(f, "  %-32s %s\n", left, flags[i].help);
+	}
+	fputs("\nDURATION: 90 (seconds), 500ms, 20s, 5m or 5min, 1h30m.\n"
+	      "Example: brood run -H http://127.0.0.1:8000 -m my-model -u 8 -r 2 -p 512 -o 128 -t "
+	      "1min\n",
+	      f);
+}

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The `brood run` command line. Flags that fireworks' llm_bench (Locust)
+ * also has keep its names and meanings: -H base URL before /v1/..., -m, -u,
+ * -r, -t, -p, --prompt-text [@file], -o/--max-tokens, --chat, --stream, -k,
+ * --summary-file. Parsing is done once at start-up, before any load; every
+ * user mistake becomes one line in err that names the flag and the fix.
+ */
+#ifndef BROOD_TOOLS_OPTS_H
+#define BROOD_TOOLS_OPTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "engine.h"
+
+#define URL_HOST_MAX	  256  /* bytes, with the NUL */
+#define URL_PATH_MAX	  1024 /* bytes, with the NUL */
+#define URL_STR_MAX	  (URL_HOST_MAX + URL_PATH_MAX + 32)
+#define OPTS_MODEL_MAX	  256		      /* bytes, with the NUL */
+#define OPTS_PROMPT_MAX	  (16u * 1024 * 1024) /* --prompt-text bytes */
+#define OPTS_USERS_MAX	  1000000u
+#define OPTS_TOKENS_MAX	  1000000u /* -p and -o */
+#define OPTS_REQUESTS_MAX 1000000000000ull
+#define OPTS_EVENT_MIN	  256u
+#define OPTS_EVENT_MAX	  (16u * 1024 * 1024)
+#define OPTS_DURATION_MAX (366ull * 24 * 3600 * 1000000000ull) /* ns, a year */
+
+/* A target's base URL: what precedes /v1/... */
+struct url {
+	bool tls;		 /* https */
+	bool ipv6;		 /* host is an IPv6 literal; written in [] */
+	uint16_t port;		 /* explicit, else 80 (http) or 443 (https) */
+	char host[URL_HOST_MAX]; /* name or address, without brackets */
+	char path[URL_PATH_MAX]; /* "" or "/a/b": no trailing slash, no query */
+};
+
+struct brood_opts {
+	struct url urls[ENGINE_MAX_TARGETS]; /* -H, in order given */
+	unsigned nr_urls;		     /* >= 1 after a successful parse */
+	char model[OPTS_MODEL_MAX];	     /* -m; "" = none given (ask /v1/models) */
+	bool chat;			     /* --chat: /v1/chat/completions */
+	bool stream;			     /* true unless --no-stream */
+	unsigned users;			     /* -u, 1..OPTS_USERS_MAX */
+	double spawn_rate;		     /* -r, users/s; 0 = all at once */
+	uint64_t run_time_ns;		     /* -t; 0 = until Ctrl-C (or -n) */
+	uint64_t max_requests;		     /* -n; 0 = no limit */
+	uint32_t prompt_tokens;		     /* -p; 0 when --prompt-text is given */
+	char *prompt_text;		     /* --prompt-text, owned, NUL-terminated; or NULL */
+	size_t prompt_text_len;		     /* bytes, without the NUL */
+	const char *prompt_file;	     /* the FILE of --prompt-text @FILE, or NULL */
+	uint32_t max_tokens;		     /* -o, tokens to generate per request */
+	const char *api_key;		     /* -k or $OPENAI_API_KEY; NULL when neither */
+	unsigned nr_shards;		     /* --shards; 0 = online cores */
+	const char *json_path;		     /* --json, or NULL */
+	const char *summary_path;	     /* --summary-file (CSV), or NULL */
+	uint64_t timeout_ns;		     /* --timeout, whole request; > 0 */
+	const char *trace_path;		     /* --trace, or NULL */
+	bool trace_chunks;		     /* --trace-chunks (needs --trace) */
+	uint32_t max_event_bytes;	     /* --max-event-bytes */
+	bool quiet;			     /* -q */
+	uint64_t seed;			     /* --seed: varies the synthetic prompt */
+	bool help;			     /* -h: print opts_usage, run nothing */
+};
+
+/*
+ * Parses `brood run` flags. argv[0] is the command's name and is skipped;
+ * argv is not modified. String fields point into argv or the environment,
+ * which must outlive o, except prompt_text, which o owns. Reads
+ * $OPENAI_API_KEY and, for --prompt-text @FILE, the file; checks that the
+ * directories of --json, --summary-file and --trace are writable.
+ * Returns 0 (o filled; o->help may be set, the rest then is defaults), or
+ * -EINVAL with one line in err (nothing to release). Uses getopt's globals:
+ * call from one thread at a time.
+ */
+int opts_parse_run(int argc, char **argv, struct brood_opts *o, char *err, size_t err_len);
+
+/* Releases what o owns; o may be a zeroed struct. */
+void opts_close(struct brood_opts *o);
+
+/* Writes the `brood run` help text. */
+void opts_usage(FILE *f);
+
+/*
+ * Parses a duration: a plain number of seconds ("90", "0.5"), or one or more
+ * number+unit parts ("500ms", "20s", "5m", "5min", "1h30m"); units ns, us,
+ * ms, s, sec, m, min, h. Returns 0 with *ns > 0, or -EINVAL (malformed,
+ * zero, or more than OPTS_DURATION_MAX).
+ */
+int opts_parse_duration(const char *s, uint64_t *ns);
+
+/*
+ * Parses one base URL: http:// or https://, a host name, IPv4 address or
+ * [IPv6] literal, an optional port, an optional base path (trailing slashes
+ * dropped). Returns 0, or -EINVAL with one line in err.
+ */
+int url_parse(const char *s, struct url *u, char *err, size_t err_len);
+
+/* Writes "scheme://host:port/path" (port always shown) into buf; returns
+ * what snprintf returns. */
+int url_format(const struct url *u, char *buf, size_t len);
+
+#endif
