@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Results of a run: a summary computed once from the engine's merged result
+ * and the options, then printed as a table, written as JSON (atomically)
+ * and appended as one CSV row (llm_bench's --summary-file). All of it runs
+ * on the main thread after engine_run returns.
+ */
+#ifndef BROOD_TOOLS_REPORT_H
+#define BROOD_TOOLS_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "engine.h"
+#include "opts.h"
+
+#define REPORT_SCHEMA_VERSION 1
+#define REPORT_MAX_WARNINGS   8
+#define REPORT_WARNING_MAX    256 /* bytes per warning, with the NUL */
+
+/* One latency in milliseconds; all 0 when count is 0. Percentiles are
+ * HdrHistogram's (the top of the value's slot, within 0.1%) capped at max;
+ * mean and max are exact. */
+struct report_latency {
+	uint64_t count; /* values recorded */
+	double mean_ms;
+	double p50_ms;
+	double p90_ms;
+	double p95_ms;
+	double p99_ms;
+	double max_ms;
+};
+
+struct report_summary {
+	uint64_t requests_ok;
+	uint64_t requests_failed;
+	uint64_t requests_cancelled;	     /* in flight when the run ended */
+	uint64_t errors[ENGINE_NR_ERR];	     /* failed requests by class */
+	double elapsed_s;		     /* first user's start to the end */
+	unsigned nr_users;		     /* users of the run */
+	unsigned nr_shards;		     /* engine threads */
+	double rps;			     /* ok requests / elapsed */
+	uint64_t output_tokens;		     /* of ok requests */
+	uint64_t input_tokens;		     /* of ok requests, from usage */
+	double output_tokens_per_s;	     /* all users together */
+	double output_tokens_per_s_per_user; /* output_tokens_per_s / nr_users */
+	double input_tokens_per_s;
+	double output_tokens_per_request; /* mean over ok requests */
+	uint32_t prompt_tokens;		  /* the prompt's size (-p, or estimated) */
+	const char *token_method;   /* "usage": every ok request had a usage count; else "chunks" */
+	struct report_latency ttft; /* send -> first content token */
+	struct report_latency itl;  /* between content chunks */
+	struct report_latency tpot; /* (e2e - ttft) / (tokens - 1) */
+	struct report_latency e2e;  /* send -> end of response */
+	double cpu_seconds;	    /* generator process CPU, user + system */
+	double shard_cpu_seconds;   /* the engine threads' share */
+	uint64_t chunks;	    /* content-carrying SSE events */
+	double cpu_ns_per_chunk;    /* cpu_seconds per chunk; 0 without chunks */
+	uint64_t bytes_in, bytes_out;
+	uint64_t connects;
+	bool interrupted;	 /* stopped by SIGINT/SIGTERM */
+	int64_t finished_unix_s; /* wall clock when summarised */
+	char first_error[256];	 /* the engine's first failure sample, or "" */
+	unsigned nr_warnings;
+	char warnings[REPORT_MAX_WARNINGS][REPORT_WARNING_MAX]; /* one line each */
+};
+
+/* Fills s from the result and the options, once per run. Pure; s keeps no
+ * pointers into res or o (token_method points at a string literal). */
+void report_summarize(const struct engine_result *res, const struct brood_opts *o,
+		      struct report_summary *s);
+
+/* Prints the summary table (requests by class, RPS, TTFT/ITL/TPOT/E2E
+ * rows, tokens, tokens/s, generator CPU, warnings). */
+void report_print(FILE *f, const struct report_summary *s, const struct brood_opts *o);
+
+/*
+ * Writes the summary and the configuration as one JSON object to path,
+ * atomically: a temporary file in the same directory, fsync, rename, fsync
+ * of the directory. Never writes the API key. Returns 0 or -errno (nothing
+ * left behind on error).
+ */
+int report_write_json(const char *path, const struct report_summary *s, const struct brood_opts *o);
+
+/*
+ * Appends one CSV row to path, with the header first when the file is new or
+ * empty. Header and row go out in one write() on an O_APPEND descriptor
+ * under flock, so concurrent runs never interleave or half-write a row (a
+ * short write is cut back off). Returns 0 or -errno.
+ */
+int report_append_csv(const char *path, const struct report_summary *s, const struct brood_opts *o);
+
+#endif
