@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Helpers for tests that run the real binaries: start brood-mock on a free
+ * loopback port, run brood, read its JSON. Every child is bounded in time.
+ */
+#ifndef BROOD_TESTS_E2E_UTIL_H
+#define BROOD_TESTS_E2E_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct mock {
+	pid_t pid;
+	int port;
+};
+
+/* Starts brood-mock with --port 0 and the extra arguments (NULL-terminated);
+ * waits for its "listening on" line. Returns 0 or -1. */
+int mock_start(struct mock *m, const char *bin, const char *const *args);
+/* SIGTERM, then waits; returns the exit status (or -1). */
+int mock_stop(struct mock *m);
+
+/* Runs argv (NULL-terminated) with stdout and stderr to files, killing it
+ * after timeout_s. Returns the exit status, 128+signal, or -1. */
+int run_cmd(const char *const *argv, const char *out_path, const char *err_path, int timeout_s);
+
+/* Like run_cmd, but sends SIGINT after sigint_after_ms. */
+int run_cmd_sigint(const char *const *argv, const char *out_path, const char *err_path,
+		   int sigint_after_ms, int timeout_s);
+
+/* Whole file, NUL-terminated, malloc'd; NULL if unreadable. */
+char *slurp(const char *path);
+
+/*
+ * Finds the keys of path in order ("summary", "ttft_ms", "p50") in a JSON
+ * document brood wrote, each after the previous, and returns the number
+ * after the last one. Fails the test when a key is missing.
+ */
+double json_num(const char *doc, const char *const *path);
+
+/* A fresh temporary directory for one test's files. */
+void tmpdir_make(char *buf, size_t len);
+
+#endif

@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * brood against brood-mock, end to end on loopback: what brood measures must
+ * agree with what the mock was told to do and with the mock's own record of
+ * when it sent every event (--truth). Tolerances hold on a busy 2-core
+ * machine: they bound error, they do not time anything.
+ *
+ * argv[1] = brood-mock, argv[2] = brood.
+ */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "e2e_util.h"
+
+static const char *mock_bin;
+static const char *brood_bin;
+
+#define PATH(var, dir, name)                                                                       \
+	char var[512];                                                                             \
+	snprintf(var, sizeof(var), "%s/%s", dir, name)
+
+static double summary_num(const char *doc, const char *a, const char *b)
+{
+	const char *path[] = { "summary", a, b, NULL };
+
+	return json_num(doc, path);
+}
+
+/* TTFT 50 ms, ITL 10 ms, 20 tokens: brood's TTFT and ITL match, every
+ * event brood saw is one the mock sent, received after it was sent. */
+static void test_stream_matches_truth(void **state)
+{
+	(void)state;
+	char dir[64], port[64];
+	struct mock m;
+
+	tmpdir_make(dir, sizeof(dir));
+	PATH(truth, dir, "truth.tsv");
+	PATH(json, dir, "out.json");
+	PATH(trace, dir, "trace.jsonl");
+	PATH(out, dir, "stdout");
+	PATH(err, dir, "stderr");
+	const char *margs[] = { "--ttft-ms", "50", "--itl-ms", "10", "--truth", truth, NULL };
+	assert_int_equal(mock_start(&m, mock_bin, margs), 0);
+	snprintf(port, sizeof(port), "http://127.0.0.1:%d", m.port);
+
+	/* No -m: brood asks /v1/models, which lists one model. */
+	const char *argv[] = { brood_bin, "run", "-H", port,  "--chat", "-u", "8", "-n",
+			       "40", "-o", "20", "--json", json, "--trace", trace,
+			       "--trace-chunks", "-q", NULL };
+	assert_int_equal(run_cmd(argv, out, err, 60), 0);
+	assert_int_equal(mock_stop(&m), 0);
+
+	char *doc = slurp(json);
+	assert_non_null(doc);
+	assert_int_equal((int)summary_num(doc, "requests_ok", NULL), 40);
+	assert_int_equal((int)summary_num(doc, "requests_failed", NULL), 0);
+	double ttft_p50 = summary_num(doc, "ttft_ms", "p50");
+	double ttft_min_mean = summary_num(doc, "ttft_ms", "mean");
+	double itl_p50 = summary_num(doc, "itl_ms", "p50");
+	/* The mock waits 50 ms before the first token: brood can't see it
+	 * sooner, and loopback adds well under the slack. */
+	assert_true(ttft_p50 >= 49.9 && ttft_p50 < 90.0);
+	assert_true(ttft_min_mean >= 49.9);
+	assert_true(itl_p50 >= 5.0 && itl_p50 < 30.0);
+	const char *tokens[] = { "tokens", "output_total", NULL };
+	assert_int_equal((int)json_num(doc, tokens), 40 * 20);
+	free(doc);
+
+	/* Every event brood received matches one the mock sent. */
+	const char *diff[] = { brood_bin, "truth-diff", trace, truth, NULL };
+	PATH(dout, dir, "diff.out");
+	int rc = run_cmd(diff, dout, err, 60);
+	if (rc != 0) {
+		char *d = slurp(dout);
+		print_error("truth-diff: %s\n", d ? d : "(no output)");
+		free(d);
+	}
+	assert_int_equal(rc, 0);
+}
+
+/* Non-streamed completions: tokens come from usage. */
+static void test_no_stream_completions(void **state)
+{
+	(void)state;
+	char dir[64], port[64];
+	struct mock m;
+
+	tmpdir_make(dir, sizeof(dir));
+	PATH(json, dir, "out.json");
+	PATH(out, dir, "stdout");
+	PATH(err, dir, "stderr");
+	const char *margs[] = { "--ttft-ms", "5", "--itl-ms", "1", NULL };
+	assert_int_equal(mock_start(&m, mock_bin, margs), 0);
+	snprintf(port, sizeof(port), "http://127.0.0.1:%d", m.port);
+	const char *argv[] = { brood_bin, "run", "-H", port, "-m", "brood-mock", "--no-stream",
+			       "-u", "4", "-n", "12", "-o", "7", "--json", json, "-q", NULL };
+	assert_int_equal(run_cmd(argv, out, err, 60), 0);
+	mock_stop(&m);
+
+	char *doc = slurp(json);
+	assert_non_null(doc);
+	assert_int_equal((int)summary_num(doc, "requests_ok", NULL), 12);
+	const char *tokens[] = { "tokens", "output_total", NULL };
+	assert_int_equal((int)json_num(doc, tokens), 12 * 7);
+	free(doc);
+}
+
+/* A model the server does not serve: every request fails as an HTTP status
+ * error, the run still ends normally and reports it. */
+static void test_wrong_model_is_measured(void **state)
+{
+	(void)state;
+	char dir[64], port[64];
+	struct mock m;
+
+	tmpdir_make(dir, sizeof(dir));
+	PATH(json, dir, "out.json");
+	PATH(out, dir, "stdout");
+	PATH(err, dir, "stderr");
+	assert_int_equal(mock_start(&m, mock_bin, NULL), 0);
+	snprintf(port, sizeof(port), "http://127.0.0.1:%d", m.port);
+	const char *argv[] = { brood_bin, "run", "-H", port, "-m", "no-such-model", "-u", "2",
+			       "-n", "6", "--json", json, "-q", NULL };
+	assert_int_equal(run_cmd(argv, out, err, 60), 0);
+	mock_stop(&m);
+
+	char *doc = slurp(json);
+	assert_non_null(doc);
+	assert_int_equal((int)summary_num(doc, "requests_ok", NULL), 0);
+	assert_int_equal((int)summary_num(doc, "requests_failed", NULL), 6);
+	assert_int_equal((int)summary_num(doc, "errors", "http_status"), 6);
+	free(doc);
+}
+
+/* Nothing listens: one clear line, a non-zero exit, no load. */
+static void test_unreachable_host(void **state)
+{
+	(void)state;
+	char dir[64];
+
+	tmpdir_make(dir, sizeof(dir));
+	PATH(out, dir, "stdout");
+	PATH(err, dir, "stderr");
+	const char *argv[] = { brood_bin, "run", "-H", "http://127.0.0.1:1", "-m", "x", "-n", "1",
+			       NULL };
+	int rc = run_cmd(argv, out, err, 30);
+	assert_true(rc > 0 && rc < 128);
+	char *e = slurp(err);
+	assert_non_null(e);
+	assert_non_null(strstr(e, "cannot connect to http://127.0.0.1:1"));
+	assert_ptr_equal(strchr(e, '\n'), e + strlen(e) - 1); /* one line */
+	free(e);
+}
+
+/* Ctrl-C in the middle of a long run: brood stops promptly and still
+ * writes its results. */
+static void test_sigint_keeps_results(void **state)
+{
+	(void)state;
+	char dir[64], port[64];
+	struct mock m;
+
+	tmpdir_make(dir, sizeof(dir));
+	PATH(json, dir, "out.json");
+	PATH(csv, dir, "out.csv");
+	PATH(out, dir, "stdout");
+	PATH(err, dir, "stderr");
+	const char *margs[] = { "--ttft-ms", "20", "--itl-ms", "5", NULL };
+	assert_int_equal(mock_start(&m, mock_bin, margs), 0);
+	snprintf(port, sizeof(port), "http://127.0.0.1:%d", m.port);
+	const char *argv[] = { brood_bin, "run", "-H", port, "-u", "16", "-t", "120s", "-o", "10",
+			       "--json", json, "--summary-file", csv, "-q", NULL };
+	assert_int_equal(run_cmd_sigint(argv, out, err, 2500, 30), 0);
+	mock_stop(&m);
+
+	char *doc = slurp(json);
+	assert_non_null(doc);
+	assert_true(summary_num(doc, "requests_ok", NULL) > 0);
+	free(doc);
+	char *c = slurp(csv);
+	assert_non_null(c);
+	assert_non_null(strchr(c, '\n'));
+	free(c);
+}
+
+/* The server dies mid-run: brood classifies the failures and finishes. */
+static void test_server_dies(void **state)
+{
+	(void)state;
+	char dir[64], port[64];
+	struct mock m;
+
+	tmpdir_make(dir, sizeof(dir));
+	PATH(json, dir, "out.json");
+	PATH(out, dir, "stdout");
+	PATH(err, dir, "stderr");
+	const char *margs[] = { "--ttft-ms", "10", "--itl-ms", "50", NULL };
+	assert_int_equal(mock_start(&m, mock_bin, margs), 0);
+	snprintf(port, sizeof(port), "http://127.0.0.1:%d", m.port);
+	const char *argv[] = { brood_bin, "run", "-H", port, "-m", "brood-mock", "-u", "8", "-t",
+			       "3s", "-o", "100", "--json", json, "-q", NULL };
+	pid_t pid = fork();
+	if (pid == 0) {
+		usleep(1000 * 1000);
+		kill(m.pid, SIGKILL);
+		_exit(0);
+	}
+	assert_int_equal(run_cmd(argv, out, err, 60), 0);
+	waitpid(pid, NULL, 0);
+	waitpid(m.pid, NULL, 0);
+
+	char *doc = slurp(json);
+	assert_non_null(doc);
+	double failed = summary_num(doc, "requests_failed", NULL);
+	double reset = summary_num(doc, "errors", "reset");
+	double conn = summary_num(doc, "errors", "connect");
+	assert_true(failed >= 8);
+	assert_true(reset >= 1);
+	assert_true(reset + conn <= failed);
+	free(doc);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_stream_matches_truth),
+		cmocka_unit_test(test_no_stream_completions),
+		cmocka_unit_test(test_wrong_model_is_measured),
+		cmocka_unit_test(test_unreachable_host),
+		cmocka_unit_test(test_sigint_keeps_results),
+		cmocka_unit_test(test_server_dies),
+	};
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: %s BROOD_MOCK BROOD\n", argv[0]);
+		return 2;
+	}
+	mock_bin = argv[1];
+	brood_bin = argv[2];
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
