@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <liburing.h>
 
 #include "http1.h"
 #include "json.h"
@@ -168,6 +169,8 @@ static void send_all(int fd, const char *buf, size_t len)
 	while (len) {
 		ssize_t n = write(fd, buf, len);
 
+		if (n < 0 && errno == EINTR)
+			continue;
 		assert_true(n > 0);
 		buf += n;
 		len -= (size_t)n;
@@ -251,6 +254,8 @@ static void read_reply(int fd, struct reply *r)
 			break;
 		assert_true(r->len < RESP_CAP);
 		n = read(fd, r->buf + r->len, RESP_CAP - r->len);
+		if (n < 0 && errno == EINTR)
+			continue; /* task work from the probe ring's teardown, say */
 		assert_true(n > 0);
 		r->len += (size_t)n;
 	}
@@ -594,6 +599,19 @@ static void test_stop_and_truth(void **state)
 		check_truth(&mock.streams[i], lines, nr);
 }
 
+/* brood-mock needs SINGLE_ISSUER and DEFER_TASKRUN (Linux 6.1). */
+static bool kernel_has_rings(void)
+{
+	struct io_uring_params p = { .flags =
+					 IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN };
+	struct io_uring ring;
+
+	if (io_uring_queue_init_params(8, &ring, &p) < 0)
+		return false;
+	io_uring_queue_exit(&ring);
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -611,5 +629,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	mock_bin = argv[1];
+	if (!kernel_has_rings()) {
+		fprintf(stderr, "test_mock: io_uring lacks SINGLE_ISSUER/DEFER_TASKRUN: skipped\n");
+		return 77;
+	}
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

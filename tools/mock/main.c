@@ -328,6 +328,8 @@ static void summary(const struct mock_worker *workers, unsigned nr)
 		t.events += s->events;
 		t.bytes_out += s->bytes_out;
 		t.http_errors += s->http_errors;
+		t.aborted += s->aborted;
+		t.resets += s->resets;
 		t.conn_errors += s->conn_errors;
 		t.enobufs += s->enobufs;
 		t.enfile += s->enfile;
@@ -335,11 +337,13 @@ static void summary(const struct mock_worker *workers, unsigned nr)
 	}
 	fprintf(stderr,
 		"brood-mock: %llu connections, %llu requests, %llu events, %llu bytes out, "
-		"%llu http errors, %llu connection errors, %llu recv ENOBUFS, %llu accepts "
-		"dropped, %llu truth bytes lost\n",
+		"%llu http errors, %llu responses aborted by clients, %llu resets, "
+		"%llu connection errors, %llu recv ENOBUFS, %llu accepts dropped, "
+		"%llu truth bytes lost\n",
 		(unsigned long long)t.conns, (unsigned long long)t.requests,
 		(unsigned long long)t.events, (unsigned long long)t.bytes_out,
-		(unsigned long long)t.http_errors, (unsigned long long)t.conn_errors,
+		(unsigned long long)t.http_errors, (unsigned long long)t.aborted,
+		(unsigned long long)t.resets, (unsigned long long)t.conn_errors,
 		(unsigned long long)t.enobufs, (unsigned long long)t.enfile,
 		(unsigned long long)t.truth_dropped);
 }

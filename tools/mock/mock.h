@@ -171,7 +171,9 @@ struct mock_stats {
 	uint64_t events;	/* SSE events submitted */
 	uint64_t bytes_out;	/* bytes the kernel reported sent */
 	uint64_t http_errors;	/* 4xx/5xx answers */
-	uint64_t conn_errors;	/* connections lost to recv/send errors or overflow */
+	uint64_t aborted;	/* responses cut short: the client went away */
+	uint64_t resets;	/* connections reset by the peer (ECONNRESET, EPIPE) */
+	uint64_t conn_errors;	/* connections lost to other errors or input overflow */
 	uint64_t enobufs;	/* multishot recv stopped for lack of buffers */
 	uint64_t enfile;	/* accepts dropped: registered file table full */
 	uint64_t truth_dropped; /* truth bytes write(2) refused */

@@ -262,6 +262,18 @@ void worker_conn_close(struct mock_worker *w, struct mock_conn *c)
 	conn_try_close(w, c);
 }
 
+/* The peer closed (res 0) or the socket failed (res < 0): count it, close. */
+static void conn_lost(struct mock_worker *w, struct mock_conn *c, int res)
+{
+	if (c->resp.kind != RESP_NONE)
+		w->stats.aborted++;
+	if (res == -ECONNRESET || res == -EPIPE)
+		w->stats.resets++;
+	else if (res < 0)
+		w->stats.conn_errors++;
+	worker_conn_close(w, c);
+}
+
 static void on_accept(struct mock_worker *w, const struct io_uring_cqe *cqe)
 {
 	if (cqe->res >= 0 && (uint32_t)cqe->res < w->nr_conns) {
@@ -304,9 +316,7 @@ static void on_recv(struct mock_worker *w, struct mock_conn *c, const struct io_
 	if (cqe->res == -ENOBUFS) {
 		w->stats.enobufs++;
 	} else if (cqe->res <= 0) {
-		if (cqe->res < 0)
-			w->stats.conn_errors++;
-		worker_conn_close(w, c);
+		conn_lost(w, c, cqe->res);
 		return;
 	}
 	if (!(c->flags & CONN_RECV))
@@ -317,11 +327,12 @@ static void on_recv(struct mock_worker *w, struct mock_conn *c, const struct io_
 static void on_send(struct mock_worker *w, struct mock_conn *c, int res)
 {
 	c->flags &= ~CONN_SEND;
-	if (res <= 0 || (c->flags & CONN_CLOSING)) {
-		if (!(c->flags & CONN_CLOSING))
-			w->stats.conn_errors++;
-		worker_conn_close(w, c);
+	if (c->flags & CONN_CLOSING) {
 		conn_try_close(w, c);
+		return;
+	}
+	if (res <= 0) {
+		conn_lost(w, c, res ? res : -EPIPE);
 		return;
 	}
 	w->stats.bytes_out += (uint64_t)res;
