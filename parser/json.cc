@@ -2,19 +2,27 @@
 //
 // The few JSON fields brood needs, over simdjson On-Demand. Every object is
 // walked once, field by field, so that field order does not matter and
-// nothing is looked up twice. Only the error-code API is used: no simdjson
-// exception can be thrown, and a catch-all at each entry point keeps any
-// other C++ exception from crossing into C.
+// nothing is looked up twice. On-Demand checks only what is read, so values
+// brood does not need are walked too (validate()): malformed JSON anywhere
+// in the document is -EPROTO, not just in the fields read.
+//
+// Only the error-code API is used: no simdjson exception can be thrown, and a
+// catch-all at each entry point keeps any other C++ exception out of C.
 #include "json.h"
 
 #include <errno.h>
 #include <string.h>
 
+#include <string_view>
 #include <utility>
 
 #include <simdjson.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 using namespace simdjson;
+using std::string_view;
 
 static_assert(JSON_PADDING == SIMDJSON_PADDING, "JSON_PADDING must match SIMDJSON_PADDING");
 
@@ -33,8 +41,7 @@ ondemand::parser *thread_parser(size_t len)
 	ondemand::parser &p = tls_parser;
 
 	if (p.capacity() < len || p.capacity() == 0) {
-		// Grow geometrically so that a run of growing documents does not
-		// reallocate each time.
+		// Grow geometrically: a run of growing documents reallocates rarely.
 		size_t cap = p.capacity() * 2;
 
 		if (cap < initial_capacity_bytes)
@@ -47,208 +54,266 @@ ondemand::parser *thread_parser(size_t len)
 	return &p;
 }
 
-// Starts iterating data, which is followed by JSON_PADDING readable bytes.
-int start(const char *data, size_t len, ondemand::document &doc, ondemand::object &root)
+// The first '"' or '\\' at or after p. JSON_PADDING bytes are readable past
+// the end of the input, so reading a block beyond the string's end is safe.
+const char *quote_or_backslash(const char *p)
 {
-	ondemand::parser *p = thread_parser(len);
+#ifdef __SSE2__
+	const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
 
-	if (!p)
-		return -ENOMEM;
-	if (p->iterate(padded_string_view(data, len, len + SIMDJSON_PADDING)).get(doc))
-		return -EPROTO;
-	if (doc.get_object().get(root))
-		return -EPROTO;
-	return 0;
-}
+	for (;; p += 16) {
+		__m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
+		unsigned mask = (unsigned)_mm_movemask_epi8(
+		    _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)));
 
-// After the root object was walked: nothing but whitespace may follow it.
-int finish(ondemand::document &doc)
-{
-	return doc.current_location().error() == OUT_OF_BOUNDS ? 0 : -EPROTO;
-}
-
-// A string or null; *s is empty and *is_null true for null.
-int string_or_null(ondemand::value v, std::string_view *s, bool *is_null)
-{
-	ondemand::json_type t;
-
-	if (v.type().get(t))
-		return -EPROTO;
-	*s = std::string_view();
-	*is_null = t == ondemand::json_type::null;
-	if (*is_null)
-		return v.is_null().error() ? -EPROTO : 0;
-	return v.get_string().get(*s) ? -EPROTO : 0;
-}
-
-// An unsigned integer, or null (left as *n is).
-int uint_or_null(ondemand::value v, uint64_t *n)
-{
-	bool is_null;
-
-	if (v.is_null().get(is_null))
-		return -EPROTO;
-	if (is_null)
-		return 0;
-	return v.get_uint64().get(*n) ? -EPROTO : 0;
-}
-
-// A boolean, or null (left as *b is).
-int bool_or_null(ondemand::value v, bool *b)
-{
-	bool is_null;
-
-	if (v.is_null().get(is_null))
-		return -EPROTO;
-	if (is_null)
-		return 0;
-	return v.get_bool().get(*b) ? -EPROTO : 0;
-}
-
-// What one choice carries, before it is turned into a json_delta.
-struct choice {
-	bool role;		 // a delta or message with a role
-	std::string_view text;	 // content, text, or reasoning content
-	std::string_view finish; // finish_reason, when a string
-	bool has_finish;
-};
-
-// Content of a delta or a message: "content" (and, for reasoning models,
-// "reasoning_content" when content is empty), and "role".
-int parse_delta(ondemand::value v, choice *c)
-{
-	ondemand::object obj;
-	std::string_view content, reasoning;
-
-	if (v.get_object().get(obj))
-		return -EPROTO;
-	for (auto field : obj) {
-		ondemand::field f;
-		std::string_view s;
-		bool is_null;
-
-		if (std::move(field).get(f))
-			return -EPROTO;
-		if (f.key() == "content") {
-			if (string_or_null(f.value(), &content, &is_null))
-				return -EPROTO;
-		} else if (f.key() == "reasoning_content") {
-			if (string_or_null(f.value(), &reasoning, &is_null))
-				return -EPROTO;
-		} else if (f.key() == "role") {
-			if (string_or_null(f.value(), &s, &is_null))
-				return -EPROTO;
-			c->role = c->role || !is_null;
-		}
+		if (mask)
+			return p + __builtin_ctz(mask);
 	}
-	c->text = content.empty() ? reasoning : content;
+#else
+	while (*p != '"' && *p != '\\')
+		p++;
+	return p;
+#endif
+}
+
+// A field's key. Stage 1 has checked that it is closed, UTF-8 and free of
+// control characters: only escapes are left to check, and unescaping (a copy)
+// is needed only where there is a backslash.
+int field_key(ondemand::field &f, string_view *key)
+{
+	const char *raw = f.key().raw(), *end = quote_or_backslash(raw);
+
+	if (*end == '"') {
+		*key = string_view(raw, (size_t)(end - raw));
+		return 0;
+	}
+	return f.unescaped_key().get(*key) ? -EPROTO : 0;
+}
+
+// Calls fn(key, value) for each field of an object value; fn returns 0 or
+// -EPROTO. Keys are unescaped, which checks their escapes.
+template <typename Fn> int each_field(ondemand::object obj, Fn &&fn)
+{
+	for (auto field : obj) {
+		string_view key;
+
+		// By reference: copying a field out stalls on store forwarding.
+		if (field.error() || field_key(field.value_unsafe(), &key))
+			return -EPROTO;
+		if (fn(key, field.value_unsafe().value()))
+			return -EPROTO;
+	}
 	return 0;
 }
 
-int parse_choice(ondemand::value v, choice *c)
+template <typename Fn> int each_field(ondemand::value &v, Fn &&fn)
 {
 	ondemand::object obj;
 
 	if (v.get_object().get(obj))
 		return -EPROTO;
-	for (auto field : obj) {
-		ondemand::field f;
-		bool is_null;
-
-		if (std::move(field).get(f))
-			return -EPROTO;
-		ondemand::raw_json_string key = f.key();
-		if (key == "delta" || key == "message") {
-			if (parse_delta(f.value(), c))
-				return -EPROTO;
-		} else if (key == "text") {
-			if (string_or_null(f.value(), &c->text, &is_null))
-				return -EPROTO;
-		} else if (key == "finish_reason") {
-			if (string_or_null(f.value(), &c->finish, &is_null))
-				return -EPROTO;
-			c->has_finish = !is_null;
-		}
-	}
-	return 0;
+	return each_field(obj, std::forward<Fn>(fn));
 }
 
-// choices[0], if any; later choices are skipped unread.
-int parse_choices(ondemand::value v, choice *c, bool *has_choice)
+// Calls fn(index, value) for each element of an array value.
+template <typename Fn> int each_element(ondemand::value &v, Fn &&fn)
 {
 	ondemand::array arr;
+	size_t i = 0;
 
 	if (v.get_array().get(arr))
 		return -EPROTO;
-	for (auto elem : arr) {
-		ondemand::value first;
-
-		if (std::move(elem).get(first) || parse_choice(first, c))
+	for (auto elem : arr)
+		if (elem.error() || fn(i++, elem.value_unsafe()))
 			return -EPROTO;
-		*has_choice = true;
-		break;
-	}
 	return 0;
 }
 
-int parse_usage(ondemand::value v, json_event *ev)
+// Reads a value nobody needs, only to check it.
+int validate(ondemand::value &v)
 {
-	ondemand::object obj;
-	bool is_null, has_prompt = false, has_completion = false;
+	ondemand::json_type t;
+	string_view s;
+	ondemand::number n;
+	bool b;
 
-	if (v.is_null().get(is_null))
+	if (v.type().get(t))
 		return -EPROTO;
-	if (is_null)
-		return 0;
-	if (v.get_object().get(obj))
-		return -EPROTO;
-	for (auto field : obj) {
-		ondemand::field f;
-
-		if (std::move(field).get(f))
-			return -EPROTO;
-		if (f.key() == "prompt_tokens") {
-			if (f.value().get_uint64().get(ev->prompt_tokens))
-				return -EPROTO;
-			has_prompt = true;
-		} else if (f.key() == "completion_tokens") {
-			if (f.value().get_uint64().get(ev->completion_tokens))
-				return -EPROTO;
-			has_completion = true;
-		}
+	switch (t) {
+	case ondemand::json_type::object:
+		return each_field(v, [](string_view, ondemand::value &f) { return validate(f); });
+	case ondemand::json_type::array:
+		return each_element(v, [](size_t, ondemand::value &e) { return validate(e); });
+	case ondemand::json_type::string:
+		// As for keys: only a string with a backslash needs unescaping.
+		if (*quote_or_backslash(v.raw_json_token().data() + 1) == '"')
+			return 0;
+		return v.get_string().get(s) ? -EPROTO : 0;
+	case ondemand::json_type::number:
+		return v.get_number().get(n) ? -EPROTO : 0;
+	case ondemand::json_type::boolean:
+		return v.get_bool().get(b) ? -EPROTO : 0;
+	case ondemand::json_type::null:
+		return v.is_null().get(b) || !b ? -EPROTO : 0;
 	}
+	return -EPROTO;
+}
+
+// Walks the root object of data, which is followed by JSON_PADDING readable
+// bytes; nothing but whitespace may follow the object.
+template <typename Fn> int walk_root(const char *data, size_t len, Fn &&fn)
+{
+	ondemand::parser *p = thread_parser(len);
+	ondemand::document doc;
+	ondemand::object root;
+
+	if (!p)
+		return -ENOMEM;
+	if (p->iterate(padded_string_view(data, len, len + SIMDJSON_PADDING)).get(doc) ||
+	    doc.get_object().get(root))
+		return -EPROTO;
+	if (each_field(root, std::forward<Fn>(fn)))
+		return -EPROTO;
+	return doc.current_location().error() == OUT_OF_BOUNDS ? 0 : -EPROTO;
+}
+
+bool is_null(ondemand::value &v, int *err)
+{
+	ondemand::json_type t;
+	bool b;
+
+	if (v.type().get(t)) {
+		*err = -EPROTO;
+		return false;
+	}
+	if (t != ondemand::json_type::null)
+		return false;
+	if (v.is_null().get(b) || !b)
+		*err = -EPROTO;
+	return true;
+}
+
+// A string, or null (s left empty, with a null data()).
+int string_or_null(ondemand::value &v, string_view *s)
+{
+	int err = 0;
+
+	*s = string_view();
+	if (is_null(v, &err))
+		return err;
+	return err || v.get_string().get(*s) ? -EPROTO : 0;
+}
+
+// An unsigned integer, or null (*n left as it is).
+int uint_or_null(ondemand::value &v, uint64_t *n)
+{
+	int err = 0;
+
+	if (is_null(v, &err))
+		return err;
+	return err || v.get_uint64().get(*n) ? -EPROTO : 0;
+}
+
+// A boolean, or null (*b left as it is).
+int bool_or_null(ondemand::value &v, bool *b)
+{
+	int err = 0;
+
+	if (is_null(v, &err))
+		return err;
+	return err || v.get_bool().get(*b) ? -EPROTO : 0;
+}
+
+// Whether a value's raw JSON starts with lit (the value is not consumed).
+bool v_starts_with(ondemand::value &v, string_view lit)
+{
+	string_view raw = v.raw_json_token();
+
+	return raw.substr(0, lit.size()) == lit;
+}
+
+// What choices[0] carries, before it becomes a json_delta.
+struct choice {
+	bool role;	     // a delta or message with a role
+	string_view content; // content, or text (completions)
+	string_view reasoning;
+	string_view finish; // finish_reason; null data() when absent or null
+};
+
+// A chat delta (streamed) or message (whole response).
+int parse_delta(ondemand::value &v, choice *c)
+{
+	return each_field(v, [c](string_view key, ondemand::value &f) {
+		if (key == "content")
+			return string_or_null(f, &c->content);
+		if (key == "reasoning_content")
+			return string_or_null(f, &c->reasoning);
+		if (key == "role") {
+			string_view role;
+			int ret = string_or_null(f, &role);
+
+			c->role = c->role || role.data();
+			return ret;
+		}
+		return validate(f);
+	});
+}
+
+int parse_choice(ondemand::value &v, choice *c)
+{
+	return each_field(v, [c](string_view key, ondemand::value &f) {
+		if (key == "delta" || key == "message")
+			return parse_delta(f, c);
+		if (key == "text")
+			return string_or_null(f, &c->content);
+		if (key == "finish_reason")
+			return string_or_null(f, &c->finish);
+		return validate(f);
+	});
+}
+
+int parse_usage(ondemand::value &v, json_event *ev)
+{
+	bool has_prompt = false, has_completion = false;
+	int err = 0;
+
+	if (is_null(v, &err))
+		return err;
+	if (each_field(v, [&](string_view key, ondemand::value &f) {
+		    if (key == "prompt_tokens") {
+			    has_prompt = true;
+			    return f.get_uint64().get(ev->prompt_tokens) ? -EPROTO : 0;
+		    }
+		    if (key == "completion_tokens") {
+			    has_completion = true;
+			    return f.get_uint64().get(ev->completion_tokens) ? -EPROTO : 0;
+		    }
+		    return validate(f);
+	    }))
+		return -EPROTO;
 	ev->has_usage = has_prompt && has_completion;
 	return 0;
 }
 
-// "error": an object with a "message", or a string (null is no error).
-int parse_error(ondemand::value v, std::string_view *message, bool *has_error)
+// "error": an object with a "message", or a string; null is no error.
+int parse_error(ondemand::value &v, string_view *message, bool *has_error)
 {
 	ondemand::json_type t;
-	bool is_null;
+	int err = 0;
 
+	if (is_null(v, &err))
+		return err;
+	*has_error = true;
 	if (v.type().get(t))
 		return -EPROTO;
-	if (t == ondemand::json_type::null)
-		return v.is_null().error() ? -EPROTO : 0;
-	*has_error = true;
 	if (t == ondemand::json_type::string)
 		return v.get_string().get(*message) ? -EPROTO : 0;
-	ondemand::object obj;
-	if (v.get_object().get(obj))
-		return -EPROTO;
-	for (auto field : obj) {
-		ondemand::field f;
-
-		if (std::move(field).get(f))
-			return -EPROTO;
-		if (f.key() == "message" && string_or_null(f.value(), message, &is_null))
-			return -EPROTO;
-	}
-	return 0;
+	return each_field(v, [message](string_view key, ondemand::value &f) {
+		return key == "message" ? string_or_null(f, message) : validate(f);
+	});
 }
 
-void set_view(std::string_view s, const char **p, size_t *len)
+void set_view(string_view s, const char **p, size_t *len)
 {
 	*p = s.data();
 	*len = s.size();
@@ -256,42 +321,34 @@ void set_view(std::string_view s, const char **p, size_t *len)
 
 int parse_event(const char *data, size_t len, json_event *ev)
 {
-	ondemand::document doc;
-	ondemand::object root;
 	choice c = {};
-	std::string_view error_message, top_message;
-	bool has_choice = false, is_null, object_error = false;
-	int ret;
+	string_view error_message, top_message;
+	bool has_choice = false, object_error = false;
 
 	memset(ev, 0, sizeof(*ev));
-	ret = start(data, len, doc, root);
+	int ret = walk_root(data, len, [&](string_view key, ondemand::value &f) {
+		if (key == "choices")
+			return each_element(f, [&](size_t i, ondemand::value &e) {
+				if (i > 0)
+					return validate(e);
+				has_choice = true;
+				return parse_choice(e, &c);
+			});
+		if (key == "usage")
+			return parse_usage(f, ev);
+		if (key == "error")
+			return parse_error(f, &error_message, &ev->has_error);
+		if (key == "object") {
+			// vLLM answers a bad request with {"object":"error","message":...}.
+			object_error = v_starts_with(f, "\"error\"");
+			return validate(f);
+		}
+		if (key == "message")
+			return string_or_null(f, &top_message);
+		return validate(f);
+	});
 	if (ret)
 		return ret;
-	for (auto field : root) {
-		ondemand::field f;
-
-		if (std::move(field).get(f))
-			return -EPROTO;
-		ondemand::raw_json_string key = f.key();
-		if (key == "choices") {
-			ret = parse_choices(f.value(), &c, &has_choice);
-		} else if (key == "usage") {
-			ret = parse_usage(f.value(), ev);
-		} else if (key == "error") {
-			ret = parse_error(f.value(), &error_message, &ev->has_error);
-		} else if (key == "object") {
-			// vLLM answers a bad request with {"object":"error","message":...}.
-			ondemand::raw_json_string s;
-			ret = f.value().get_raw_json_string().get(s) ? -EPROTO : 0;
-			object_error = !ret && s == "error";
-		} else if (key == "message") {
-			ret = string_or_null(f.value(), &top_message, &is_null);
-		}
-		if (ret)
-			return -EPROTO;
-	}
-	if (finish(doc))
-		return -EPROTO;
 
 	if (object_error && !ev->has_error) {
 		ev->has_error = true;
@@ -300,183 +357,119 @@ int parse_event(const char *data, size_t len, json_event *ev)
 	if (ev->has_error && error_message.data())
 		set_view(error_message, &ev->error_message, &ev->error_message_len);
 	if (has_choice) {
-		if (!c.text.empty())
+		string_view text = c.content.empty() ? c.reasoning : c.content;
+
+		if (!text.empty()) {
 			ev->delta = JSON_DELTA_CONTENT;
-		else
+			set_view(text, &ev->text, &ev->text_len);
+		} else {
 			ev->delta = c.role ? JSON_DELTA_ROLE : JSON_DELTA_EMPTY;
-		if (!c.text.empty())
-			set_view(c.text, &ev->text, &ev->text_len);
-		if (c.has_finish)
+		}
+		if (c.finish.data())
 			set_view(c.finish, &ev->finish_reason, &ev->finish_reason_len);
 	}
 	return 0;
 }
 
-// Bytes of text in a message's content: a string, or an array of parts.
-int content_len(ondemand::value v, uint64_t *len)
+// Adds the bytes of a string value to *len.
+int add_string_len(ondemand::value &v, uint64_t *len)
 {
-	ondemand::json_type t;
-	std::string_view s;
+	string_view s;
 
-	if (v.type().get(t))
+	if (v.get_string().get(s))
 		return -EPROTO;
-	if (t == ondemand::json_type::null)
-		return v.is_null().error() ? -EPROTO : 0;
-	if (t == ondemand::json_type::string) {
-		if (v.get_string().get(s))
-			return -EPROTO;
-		*len += s.size();
-		return 0;
-	}
-	ondemand::array parts;
-	if (v.get_array().get(parts))
-		return -EPROTO;
-	for (auto part : parts) {
-		ondemand::object obj;
-
-		if (part.get_object().get(obj))
-			return -EPROTO;
-		for (auto field : obj) {
-			ondemand::field f;
-
-			if (std::move(field).get(f))
-				return -EPROTO;
-			if (f.key() == "text") {
-				if (f.value().get_string().get(s))
-					return -EPROTO;
-				*len += s.size();
-			}
-		}
-	}
+	*len += s.size();
 	return 0;
 }
 
-int parse_messages(ondemand::value v, uint64_t *len)
+// Bytes of text in a message's content: a string, or an array of parts.
+int content_len(ondemand::value &v, uint64_t *len)
 {
-	ondemand::array arr;
+	ondemand::json_type t;
+	int err = 0;
 
-	if (v.get_array().get(arr))
+	if (is_null(v, &err))
+		return err;
+	if (v.type().get(t))
 		return -EPROTO;
-	for (auto msg : arr) {
-		ondemand::object obj;
-
-		if (msg.get_object().get(obj))
-			return -EPROTO;
-		for (auto field : obj) {
-			ondemand::field f;
-
-			if (std::move(field).get(f))
-				return -EPROTO;
-			if (f.key() == "content" && content_len(f.value(), len))
-				return -EPROTO;
-		}
-	}
-	return 0;
+	if (t == ondemand::json_type::string)
+		return add_string_len(v, len);
+	return each_element(v, [len](size_t, ondemand::value &part) {
+		return each_field(part, [len](string_view key, ondemand::value &f) {
+			return key == "text" ? add_string_len(f, len) : validate(f);
+		});
+	});
 }
 
 // "prompt": a string, or an array of strings (or of token ids, not counted).
-int prompt_len(ondemand::value v, uint64_t *len)
+int prompt_len(ondemand::value &v, uint64_t *len)
 {
 	ondemand::json_type t;
-	std::string_view s;
 
 	if (v.type().get(t))
 		return -EPROTO;
-	if (t == ondemand::json_type::string) {
-		if (v.get_string().get(s))
-			return -EPROTO;
-		*len += s.size();
-		return 0;
-	}
-	ondemand::array arr;
-	if (v.get_array().get(arr))
-		return -EPROTO;
-	for (auto elem : arr) {
-		ondemand::value e;
+	if (t == ondemand::json_type::string)
+		return add_string_len(v, len);
+	return each_element(v, [len](size_t, ondemand::value &e) {
 		ondemand::json_type et;
 
-		if (std::move(elem).get(e) || e.type().get(et))
+		if (e.type().get(et))
 			return -EPROTO;
-		if (et == ondemand::json_type::string) {
-			if (e.get_string().get(s))
-				return -EPROTO;
-			*len += s.size();
-		}
-	}
-	return 0;
-}
-
-int stream_options(ondemand::value v, bool *include_usage)
-{
-	ondemand::object obj;
-	bool is_null;
-
-	if (v.is_null().get(is_null))
-		return -EPROTO;
-	if (is_null)
-		return 0;
-	if (v.get_object().get(obj))
-		return -EPROTO;
-	for (auto field : obj) {
-		ondemand::field f;
-
-		if (std::move(field).get(f))
-			return -EPROTO;
-		if (f.key() == "include_usage" && bool_or_null(f.value(), include_usage))
-			return -EPROTO;
-	}
-	return 0;
+		return et == ondemand::json_type::string ? add_string_len(e, len) : validate(e);
+	});
 }
 
 int parse_request(const char *body, size_t len, json_request *req)
 {
-	ondemand::document doc;
-	ondemand::object root;
 	uint64_t max_tokens = 0, max_completion_tokens = 0;
-	int ret;
 
 	memset(req, 0, sizeof(*req));
-	ret = start(body, len, doc, root);
-	if (ret)
-		return ret;
-	for (auto field : root) {
-		ondemand::field f;
-		std::string_view s;
-		bool is_null;
-
-		if (std::move(field).get(f))
-			return -EPROTO;
-		ondemand::raw_json_string key = f.key();
-		ret = 0;
+	int ret = walk_root(body, len, [&](string_view key, ondemand::value &f) {
 		if (key == "model") {
-			ret = string_or_null(f.value(), &s, &is_null);
+			string_view s;
+			int err = string_or_null(f, &s);
 			size_t n =
 			    s.size() < sizeof(req->model) ? s.size() : sizeof(req->model) - 1;
+
 			memcpy(req->model, s.data(), n);
 			req->model[n] = '\0';
-		} else if (key == "max_tokens") {
-			ret = uint_or_null(f.value(), &max_tokens);
-		} else if (key == "max_completion_tokens") {
-			ret = uint_or_null(f.value(), &max_completion_tokens);
-		} else if (key == "stream") {
-			ret = bool_or_null(f.value(), &req->stream);
-		} else if (key == "stream_options") {
-			ret = stream_options(f.value(), &req->include_usage);
-		} else if (key == "messages") {
-			req->chat = true;
-			ret = parse_messages(f.value(), &req->prompt_len);
-		} else if (key == "prompt") {
-			ret = prompt_len(f.value(), &req->prompt_len);
-		} else if (key == "min_tokens") {
-			ret = uint_or_null(f.value(), &req->min_tokens);
-		} else if (key == "ignore_eos") {
-			ret = bool_or_null(f.value(), &req->ignore_eos);
+			return err;
 		}
-		if (ret)
-			return -EPROTO;
-	}
-	if (finish(doc))
-		return -EPROTO;
+		if (key == "max_tokens")
+			return uint_or_null(f, &max_tokens);
+		if (key == "max_completion_tokens")
+			return uint_or_null(f, &max_completion_tokens);
+		if (key == "stream")
+			return bool_or_null(f, &req->stream);
+		if (key == "stream_options") {
+			int err = 0;
+
+			if (is_null(f, &err))
+				return err;
+			return each_field(f, [req](string_view k, ondemand::value &o) {
+				return k == "include_usage" ? bool_or_null(o, &req->include_usage)
+							    : validate(o);
+			});
+		}
+		if (key == "messages") {
+			req->chat = true;
+			return each_element(f, [req](size_t, ondemand::value &msg) {
+				return each_field(msg, [req](string_view k, ondemand::value &m) {
+					return k == "content" ? content_len(m, &req->prompt_len)
+							      : validate(m);
+				});
+			});
+		}
+		if (key == "prompt")
+			return prompt_len(f, &req->prompt_len);
+		if (key == "min_tokens")
+			return uint_or_null(f, &req->min_tokens);
+		if (key == "ignore_eos")
+			return bool_or_null(f, &req->ignore_eos);
+		return validate(f);
+	});
+	if (ret)
+		return ret;
 	// The newer name wins where a client sends both.
 	req->max_tokens = max_completion_tokens ? max_completion_tokens : max_tokens;
 	return 0;
@@ -484,52 +477,37 @@ int parse_request(const char *body, size_t len, json_request *req)
 
 int parse_models(const char *body, size_t len, char *id, size_t id_cap, unsigned *nr_models)
 {
-	ondemand::document doc;
-	ondemand::object root;
 	bool has_data = false;
 	unsigned nr = 0;
-	int ret;
 
 	if (id_cap)
 		id[0] = '\0';
-	ret = start(body, len, doc, root);
+	int ret = walk_root(body, len, [&](string_view key, ondemand::value &f) {
+		if (key != "data")
+			return validate(f);
+		has_data = true;
+		return each_element(f, [&](size_t i, ondemand::value &model) {
+			nr++;
+			return each_field(model, [&](string_view k, ondemand::value &m) {
+				string_view s;
+
+				if (i > 0 || k != "id")
+					return validate(m);
+				if (m.get_string().get(s))
+					return -EPROTO;
+				if (id_cap) {
+					size_t n = s.size() < id_cap ? s.size() : id_cap - 1;
+
+					memcpy(id, s.data(), n);
+					id[n] = '\0';
+				}
+				return 0;
+			});
+		});
+	});
 	if (ret)
 		return ret;
-	for (auto field : root) {
-		ondemand::field f;
-		ondemand::array arr;
-
-		if (std::move(field).get(f))
-			return -EPROTO;
-		if (f.key() != "data")
-			continue;
-		if (f.value().get_array().get(arr))
-			return -EPROTO;
-		has_data = true;
-		for (auto elem : arr) {
-			ondemand::object model;
-			std::string_view s;
-
-			if (elem.get_object().get(model))
-				return -EPROTO;
-			if (nr++ > 0)
-				continue;
-			for (auto mf : model) {
-				ondemand::field g;
-
-				if (std::move(mf).get(g))
-					return -EPROTO;
-				if (g.key() == "id" && g.value().get_string().get(s))
-					return -EPROTO;
-			}
-			if (id_cap) {
-				size_t n = s.size() < id_cap ? s.size() : id_cap - 1;
-				memcpy(id, s.data(), n);
-				id[n] = '\0';
-			}
-		}
-	}
-	if (!has_data || finish(doc))
+	if (!has_data)
 		return -EPROTO;
 	*nr_models = nr;
 	return 0;

@@ -42,9 +42,11 @@ struct json_event {
 
 /*
  * Pulls the fields above from one streamed event (chat: choices[0].delta
- * .content; completions: choices[0].text) or from a whole non-streamed
- * response (choices[0].message.content / choices[0].text).
- * Returns 0, or -EPROTO when data is not a JSON object.
+ * .content, or .reasoning_content when content is empty; completions:
+ * choices[0].text) or from a whole non-streamed response
+ * (choices[0].message.content / choices[0].text).
+ * Returns 0, -EPROTO when data is not a JSON object or is malformed
+ * anywhere, or -ENOMEM when this thread's parser could not grow to len.
  */
 int json_parse_event(const char *data, size_t len, struct json_event *ev);
 
