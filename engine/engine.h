@@ -76,6 +76,8 @@ struct engine_counters {
 	uint64_t users_active;       /* users spawned so far */
 	uint64_t trace_dropped;      /* trace lines lost (writer fell behind) */
 	uint64_t recv_nobufs;        /* multishot recv re-armed after -ENOBUFS */
+	uint64_t loop_waits;         /* shard loop iterations (waits for CQEs) */
+	uint64_t cqes;               /* completions handled */
 };
 
 struct engine_hists {

@@ -31,7 +31,6 @@ enum op {
 	OP_CONNECT,
 	OP_SEND,
 	OP_RECV,
-	OP_CANCEL,
 	OP_TRACE,
 };
 
@@ -242,20 +241,27 @@ static void conn_arm_recv(struct shard *s, struct conn *c)
 }
 
 /*
- * Forgets the connection: cancels whatever is in flight on its slot and
- * bumps the generation so that late CQEs of the old socket are ignored.
- * The slot is closed when the next socket is installed (conn_open) or when
- * the ring goes away.
+ * Forgets the connection: shuts the socket down, which ends the multishot
+ * recv and any connect or send in flight on it (they complete, stale, with
+ * an error or 0), and closes the slot. Bumps the generation so that late
+ * CQEs of the old socket are ignored. O(1), unlike a cancel by descriptor,
+ * which scans every request in flight on the ring.
  */
 static void conn_drop(struct shard *s, struct conn *c)
 {
 	if (c->flags & (CF_CONNECTING | CF_CONNECTED)) {
-		struct io_uring_sqe *sqe = get_sqe(s);
+		struct io_uring_sqe *sqe;
 
-		io_uring_prep_cancel_fd(sqe, (int)c->idx,
-					IORING_ASYNC_CANCEL_FD_FIXED | IORING_ASYNC_CANCEL_ALL);
+		reserve_sqes(s, 2);
+		sqe = get_sqe(s);
+		io_uring_prep_shutdown(sqe, (int)c->idx, SHUT_RDWR);
+		sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_HARDLINK | IOSQE_CQE_SKIP_SUCCESS;
+		io_uring_sqe_set_data64(sqe, ud_pack(OP_CLOSE, c));
+		sqe = get_sqe(s);
+		io_uring_prep_close_direct(sqe, c->idx);
 		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-		io_uring_sqe_set_data64(sqe, ud_pack(OP_CANCEL, c));
+		io_uring_sqe_set_data64(sqe, ud_pack(OP_CLOSE, c));
+		c->flags &= ~CF_SLOT_USED;
 	}
 	c->flags &= ~(CF_CONNECTING | CF_CONNECTED | CF_RECV_ARMED | CF_SEND_INFLIGHT);
 	c->gen++;
@@ -908,7 +914,7 @@ static void handle_cqe(struct shard *s, struct io_uring_cqe *cqe)
 		on_send(s, c, cqe->res);
 		break;
 	default:
-		break; /* close and cancel results need no action */
+		break; /* shutdown and close results need no action */
 	}
 }
 
@@ -985,10 +991,9 @@ static void shard_stop(struct shard *s)
 
 		if (c->state == CS_BUSY)
 			CTR_ADD(s, requests_cancelled, 1);
-		if (c->state == CS_BUSY || c->state == CS_WAITING || c->state == CS_BACKOFF) {
-			conn_drop(s, c);
+		/* No shutdowns: the ring's exit closes every socket at once. */
+		if (c->state == CS_BUSY || c->state == CS_WAITING || c->state == CS_BACKOFF)
 			user_retire(s, c);
-		}
 	}
 	s->next_spawn = s->nr_conns;
 }
@@ -1042,6 +1047,7 @@ int shard_main(struct shard *s)
 		unsigned head, n = 0;
 
 		io_uring_submit_and_wait_timeout(&s->ring, &cqe, 1, &ts, NULL);
+		CTR_ADD(s, loop_waits, 1);
 		/* One timestamp per batch, taken right after the wait: every
 		 * CQE in the batch had completed by then. */
 		s->now_ns = engine_now_ns();
@@ -1051,6 +1057,7 @@ int shard_main(struct shard *s)
 			n++;
 		}
 		io_uring_cq_advance(&s->ring, n);
+		CTR_ADD(s, cqes, n);
 		bufs_publish(s);
 		if (s->now_ns >= s->run->t_end_ns || engine_stop_requested()) {
 			shard_stop(s);

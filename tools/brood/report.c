@@ -140,6 +140,11 @@ void report_summarize(const struct engine_result *res, const struct brood_opts *
 	s->bytes_in = c->bytes_in;
 	s->bytes_out = c->bytes_out;
 	s->connects = c->connects;
+	s->users_spawned = c->users_active;
+	s->events = c->events;
+	s->cqes = c->cqes;
+	s->loop_waits = c->loop_waits;
+	s->recv_nobufs = c->recv_nobufs;
 	s->interrupted = res->interrupted;
 	s->finished_unix_s = (int64_t)time(NULL);
 	snprintf(s->first_error, sizeof(s->first_error), "%s", res->first_error);
@@ -199,9 +204,11 @@ static void print_summary(FILE *f, const struct report_summary *s, const struct 
 		s->input_tokens, s->prompt_tokens);
 	fprintf(f, "%-14s output %.1f (%.2f per user)  input %.1f\n", "Tokens/s",
 		s->output_tokens_per_s, s->output_tokens_per_s_per_user, s->input_tokens_per_s);
-	fprintf(f, "%-14s %.2f s (shards %.2f s)  %.0f ns per chunk (%" PRIu64 " chunks)\n",
+	fprintf(f,
+		"%-14s %.2f s (shards %.2f s)  %.0f ns per chunk (%" PRIu64
+		" chunks)  %.1f completions per wake\n",
 		"Generator CPU", s->cpu_seconds, s->shard_cpu_seconds, s->cpu_ns_per_chunk,
-		s->chunks);
+		s->chunks, per((double)s->cqes, (double)s->loop_waits));
 	for (unsigned i = 0; i < s->nr_warnings; i++)
 		fprintf(f, "warning: %s\n", s->warnings[i]);
 }
@@ -297,7 +304,12 @@ static void json_tokens_generator(struct sbuf *b, const struct report_summary *s
 	sbuf_addf(b, "    \"shards\": %u,\n", s->nr_shards);
 	sbuf_addf(b, "    \"bytes_in\": %" PRIu64 ",\n", s->bytes_in);
 	sbuf_addf(b, "    \"bytes_out\": %" PRIu64 ",\n", s->bytes_out);
-	sbuf_addf(b, "    \"connects\": %" PRIu64 "\n  },\n", s->connects);
+	sbuf_addf(b, "    \"connects\": %" PRIu64 ",\n", s->connects);
+	sbuf_addf(b, "    \"users_spawned\": %" PRIu64 ",\n", s->users_spawned);
+	sbuf_addf(b, "    \"events\": %" PRIu64 ",\n", s->events);
+	sbuf_addf(b, "    \"cqes\": %" PRIu64 ",\n", s->cqes);
+	sbuf_addf(b, "    \"loop_waits\": %" PRIu64 ",\n", s->loop_waits);
+	sbuf_addf(b, "    \"recv_nobufs\": %" PRIu64 "\n  },\n", s->recv_nobufs);
 
 	sbuf_adds(b, "  \"warnings\": [");
 	for (unsigned i = 0; i < s->nr_warnings; i++) {
