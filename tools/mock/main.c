@@ -260,9 +260,11 @@ static int open_truth(struct mock_config *cfg, const char *path)
 		return 0;
 	cfg->truth_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
 	if (cfg->truth_fd < 0 || write(cfg->truth_fd, header, sizeof(header) - 1) < 0) {
+		int err = errno;
+
 		fprintf(stderr, "brood-mock: cannot write truth file '%s': %s\n", path,
-			strerror(errno));
-		return -errno;
+			strerror(err));
+		return -err;
 	}
 	return 0;
 }
@@ -456,10 +458,9 @@ stop:
 		ret = 1;
 	for (unsigned i = 0; i < nr_started; i++) {
 		pthread_join(workers[i].thread, NULL);
-		if (workers[i].err) {
-			if (!ret)
-				fprintf(stderr, "brood-mock: worker %u failed: %s\n", i,
-					strerror(-workers[i].err));
+		if (workers[i].loop_err) {
+			fprintf(stderr, "brood-mock: worker %u failed: %s\n", i,
+				strerror(-workers[i].loop_err));
 			ret = 1;
 		}
 	}

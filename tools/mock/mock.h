@@ -207,7 +207,8 @@ struct mock_worker {
 	uint64_t next_id; /* request ids: idx + 1, then + nr_threads */
 	bool stop;
 	bool enfile_logged;
-	int err; /* set-up result, read by main */
+	int err;      /* set-up result, read by main after ready */
+	int loop_err; /* why the loop stopped early; read by main after join */
 	struct mock_stats stats;
 };
 

@@ -606,10 +606,11 @@ static void *worker_main(void *arg)
 	sem_post(w->ready);
 	if (w->err)
 		return NULL;
-	w->err = worker_loop(w);
-	truth_flush(w);
+	w->loop_err = worker_loop(w);
+	if (w->truth)
+		truth_flush(w);
 	worker_teardown(w);
-	if (w->err)
+	if (w->loop_err)
 		pthread_kill(w->cfg->main_thread, SIGUSR1);
 	return NULL;
 }
