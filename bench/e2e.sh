@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# End-to-end overhead of brood against brood-mock on this machine.
+#
+#   bench/e2e.sh -u USERS [-T TTFT_MS] [-I ITL_MS] [-o TOKENS] [-t SECONDS]
+#                [-s SHARDS] [-m MOCK_THREADS] [-r SPAWN_RATE] [-k TOKENS_PER_CHUNK]
+#
+# Two passes with the same load:
+#   1. plain: the generator's CPU per content chunk, users held, failures;
+#   2. traced (--trace --trace-chunks against brood-mock --truth): the delay
+#      from the mock's send of each event to brood's receive of it.
+# Prints one Markdown table row. Both processes share this machine's cores,
+# so CPU figures are what brood itself used (getrusage), not wall time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+users=1000 ttft=200 itl=250 tokens=64 secs=30 shards=0 mthreads=0 rate=0 tpc=1
+while getopts "u:T:I:o:t:s:m:r:k:" opt; do
+	case $opt in
+	u) users=$OPTARG ;; T) ttft=$OPTARG ;; I) itl=$OPTARG ;; o) tokens=$OPTARG ;;
+	t) secs=$OPTARG ;; s) shards=$OPTARG ;; m) mthreads=$OPTARG ;; r) rate=$OPTARG ;;
+	k) tpc=$OPTARG ;;
+	*) echo "usage: see the top of $0" >&2; exit 2 ;;
+	esac
+done
+bin=${BROOD_BUILD:-build}/tools
+[ -x "$bin/brood/brood" ] || { echo "build first: scripts/build.sh" >&2; exit 1; }
+[ "$rate" = 0 ] && rate=$(( users / 5 > 100 ? users / 5 : 100 ))
+
+out=$(mktemp -d /tmp/brood-bench-XXXXXX)
+mock=
+cleanup() { [ -n "$mock" ] && kill -TERM "$mock" 2>/dev/null && wait "$mock" 2>/dev/null; rm -rf "$out"; }
+trap cleanup EXIT
+
+# One destination address has one ephemeral-port range (~28k ports): past
+# 25,000 users, listen on all loopback addresses and spread over two.
+listen=127.0.0.1
+hosts=
+if [ "$users" -gt 25000 ]; then listen=0.0.0.0; fi
+
+start_mock() {
+	local extra=("$@")
+	local margs=(--port 0 --host "$listen" --ttft-ms "$ttft" --itl-ms "$itl"
+		--tokens-per-chunk "$tpc" --max-conns $(( users + 1000 )))
+	[ "$mthreads" != 0 ] && margs+=(--threads "$mthreads")
+	"$bin/mock/brood-mock" "${margs[@]}" "${extra[@]}" >"$out/mock.out" 2>"$out/mock.err" &
+	mock=$!
+	for _ in $(seq 100); do
+		port=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$out/mock.out")
+		[ -n "$port" ] && break
+		sleep 0.1
+	done
+	[ -n "${port:-}" ] || { cat "$out/mock.err" >&2; exit 1; }
+	hosts=http://127.0.0.1:$port
+	[ "$listen" = 0.0.0.0 ] && hosts=$hosts,http://127.0.0.2:$port
+	return 0
+}
+
+stop_mock() {
+	kill -TERM "$mock" 2>/dev/null || true
+	wait "$mock" 2>/dev/null || true
+	mock=
+}
+
+run_brood() {
+	local sargs=()
+	[ "$shards" != 0 ] && sargs=(--shards "$shards")
+	"$bin/brood/brood" run -H "$hosts" -m brood-mock --chat -u "$users" -r "$rate" \
+		-t "${secs}s" -p 128 -o "$tokens" -q "${sargs[@]}" "$@" >"$out/brood.out" 2>"$out/brood.err" ||
+		{ cat "$out/brood.err" >&2; exit 1; }
+}
+
+# num FILE KEY: the number after "KEY": in our own JSON.
+num() { sed -n "s/.*\"$2\": *\([-0-9.e+]*\).*/\1/p" "$1" | head -n 1; }
+
+start_mock
+run_brood --json "$out/plain.json"
+stop_mock
+j=$out/plain.json
+ok=$(num "$j" requests_ok) failed=$(num "$j" requests_failed)
+held=$(num "$j" users_spawned) chunks=$(num "$j" chunks) cpu=$(num "$j" cpu_seconds)
+nspc=$(num "$j" cpu_ns_per_chunk) cqes=$(num "$j" cqes) waits=$(num "$j" loop_waits)
+elapsed=$(num "$j" elapsed_s)
+ttft50=$(sed -n 's/.*"ttft_ms": {[^}]*"p50": \([0-9.]*\).*/\1/p' "$j")
+itl50=$(sed -n 's/.*"itl_ms": {[^}]*"p50": \([0-9.]*\).*/\1/p' "$j")
+
+start_mock --truth "$out/truth.tsv"
+run_brood --json "$out/traced.json" --trace "$out/trace.jsonl" --trace-chunks
+stop_mock
+"$bin/brood/brood" truth-diff "$out/trace.jsonl" "$out/truth.tsv" >"$out/diff.txt" || true
+delay=$(sed -n 's/.*p50 \([0-9.]*\) p90 [0-9.]* p99 \([0-9.]*\) .*/\1 \2/p' "$out/diff.txt")
+matched=$(sed -n 's/events matched \([0-9]*\), unmatched \([0-9]*\), missing \([0-9]*\).*/\1\/\2\/\3/p' "$out/diff.txt")
+
+awk -v u="$users" -v ok="$ok" -v f="$failed" -v h="$held" -v c="$chunks" -v cpu="$cpu" \
+	-v ns="$nspc" -v q="$cqes" -v w="$waits" -v e="$elapsed" -v d="$delay" -v m="$matched" \
+	-v t50="$ttft50" -v i50="$itl50" 'BEGIN {
+	split(d, dd, " ");
+	printf "| %d | %d | %d | %d | %.0f | %.2f | %.0f | %.1f | %.2f / %.2f | %s / %s | %s |\n",
+		u, h, ok, f, c / e, cpu, ns, (w > 0 ? q / w : 0), t50, i50, dd[1], dd[2], m
+}'
