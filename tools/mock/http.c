@@ -502,12 +502,14 @@ static void route(struct mock_worker *w, struct mock_conn *c, const struct http1
 /*
  * Serves the request at the start of data when it is whole. Returns the
  * bytes it consumed, or -EAGAIN when the request is not whole yet (its
- * length, once the head is known, goes to c->in_need).
+ * length, once the head is known, goes to c->in_need). A request waiting
+ * behind a pipelined one starts its clock when its turn comes.
  */
 static int serve_one(struct mock_worker *w, struct mock_conn *c, const char *data, size_t len)
 {
+	const uint64_t max_body = w->cfg->max_body_bytes;
 	struct http1_request req;
-	size_t need;
+	size_t need = 0;
 	int head;
 
 	if (c->in_need && len < c->in_need)
@@ -515,7 +517,16 @@ static int serve_one(struct mock_worker *w, struct mock_conn *c, const char *dat
 	head = http1_parse_request(data, len, &req);
 	if (head == -EAGAIN)
 		return -EAGAIN;
+	if (head >= 0 && !req.chunked && req.content_length <= max_body) {
+		need = (size_t)head + (size_t)req.content_length;
+		if (len < need) {
+			c->in_need = (uint32_t)need;
+			return -EAGAIN;
+		}
+	}
+	c->in_need = 0;
 	c->resp = (struct mock_resp){ .t0_ns = mock_now_ns(), .close_after = true };
+	w->stats.requests++;
 	if (head < 0) {
 		answer_bad(w, c, 400, "Malformed HTTP request");
 		return (int)len;
@@ -525,19 +536,11 @@ static int serve_one(struct mock_worker *w, struct mock_conn *c, const char *dat
 			   "Chunked request bodies are not supported: send Content-Length");
 		return (int)len;
 	}
-	if (req.content_length > w->cfg->max_body_bytes) {
+	if (req.content_length > max_body) {
 		answer_bad(w, c, 413, "Request body larger than --max-body");
 		return (int)len;
 	}
-	need = (size_t)head + (size_t)req.content_length;
-	if (len < need) {
-		c->resp.kind = RESP_NONE;
-		c->in_need = (uint32_t)need;
-		return -EAGAIN;
-	}
-	c->in_need = 0;
 	c->resp.close_after = !req.keep_alive;
-	w->stats.requests++;
 	route(w, c, &req, data + head, (size_t)req.content_length);
 	return (int)need;
 }
