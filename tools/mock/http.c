@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "http1.h"
@@ -499,6 +500,20 @@ static void route(struct mock_worker *w, struct mock_conn *c, const struct http1
 	}
 }
 
+/* Clients such as curl wait for "100 Continue" before a large body, as uvicorn sends it. */
+static void maybe_continue(struct mock_worker *w, struct mock_conn *c,
+			   const struct http1_request *req)
+{
+	const struct http1_header *h = http1_find_header(req->headers, req->nr_headers, "expect");
+	char *p;
+
+	if (!h || h->value_len != 12 || strncasecmp(h->value, "100-continue", 12))
+		return;
+	p = worker_out(w, c);
+	p = PUT(p, "HTTP/1.1 100 Continue\r\n\r\n");
+	c->out_len = (uint32_t)(p - c->out);
+}
+
 /*
  * Serves the request at the start of data when it is whole. Returns the
  * bytes it consumed, or -EAGAIN when the request is not whole yet (its
@@ -520,6 +535,8 @@ static int serve_one(struct mock_worker *w, struct mock_conn *c, const char *dat
 	if (head >= 0 && !req.chunked && req.content_length <= max_body) {
 		need = (size_t)head + (size_t)req.content_length;
 		if (len < need) {
+			if (!c->in_need)
+				maybe_continue(w, c, &req);
 			c->in_need = (uint32_t)need;
 			return -EAGAIN;
 		}
