@@ -498,6 +498,8 @@ static void test_chunked_malformed(void **state)
 	CHECK_BAD("5\r\nhelloXX0\r\n\r\n");
 	CHECK_BAD("5\r\nhello\n0\r\n\r\n");
 	CHECK_BAD("5\r\nhello\r0\r\n\r\n");
+	CHECK_BAD("5\r\nhello\r\r0\r\n\r\n");
+	CHECK_BAD("5\r\nhello\rX0\r\n\r\n");
 	CHECK_BAD("5\r\nhello0\r\n\r\n");
 	CHECK_BAD("5;\r\nhello\r\n0\r\n\r\n");
 	CHECK_BAD("5;a=\r\nhello\r\n0\r\n\r\n");
