@@ -431,7 +431,8 @@ int parse_request(const char *body, size_t len, json_request *req)
 			size_t n =
 			    s.size() < sizeof(req->model) ? s.size() : sizeof(req->model) - 1;
 
-			memcpy(req->model, s.data(), n);
+			if (n)
+				memcpy(req->model, s.data(), n);
 			req->model[n] = '\0';
 			return err;
 		}
@@ -498,7 +499,8 @@ int parse_models(const char *body, size_t len, char *id, size_t id_cap, unsigned
 				if (id_cap) {
 					size_t n = s.size() < id_cap ? s.size() : id_cap - 1;
 
-					memcpy(id, s.data(), n);
+					if (n)
+						memcpy(id, s.data(), n);
 					id[n] = '\0';
 				}
 				return 0;

@@ -69,7 +69,8 @@ static int teardown(void **state)
 static void append(char *dst, size_t cap, size_t *len, const char *src, size_t n)
 {
 	assert_true(*len + n <= cap);
-	memcpy(dst + *len, src, n);
+	if (n)
+		memcpy(dst + *len, src, n);
 	*len += n;
 }
 
@@ -318,31 +319,48 @@ static void differential_ok(const char *s, size_t len, uint64_t seed)
 
 /* ---- realistic responses ---- */
 
-static size_t sse_chunk(char *dst, const char *json)
+#define GEN_CAP 65536 /* bytes in each buffer that putf() writes */
+
+/* Appends formatted text to s, which holds GEN_CAP bytes. */
+__attribute__((format(printf, 3, 4))) static void putf(char *s, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(s + *len, GEN_CAP - *len, fmt, ap);
+	va_end(ap);
+	assert_true(n >= 0 && (size_t)n < GEN_CAP - *len);
+	*len += (size_t)n;
+}
+
+static void sse_chunk(char *s, size_t *len, const char *json)
 {
 	char ev[1024];
 	int n = snprintf(ev, sizeof(ev), "data: %s\n\n", json);
 
-	return (size_t)sprintf(dst, "%x\r\n%s\r\n", n, ev);
+	putf(s, len, "%x\r\n%s\r\n", n, ev);
 }
 
 static void test_vllm_stream(void **state)
 {
-	static char s[65536];
+	static char s[GEN_CAP];
 	size_t len;
 
 	(void)state;
-	len = (size_t)sprintf(s, "HTTP/1.1 200 OK\r\n"
-				 "date: Tue, 14 May 2024 10:00:00 GMT\r\n"
-				 "server: uvicorn\r\n"
-				 "content-type: text/event-stream; charset=utf-8\r\n"
-				 "transfer-encoding: chunked\r\n"
-				 "\r\n");
-	len +=
-	    sse_chunk(s + len, "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\","
-			       "\"created\":1718000000,\"model\":\"m\",\"choices\":[{\"index\":0,"
-			       "\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
-			       "\"logprobs\":null,\"finish_reason\":null}]}");
+	len = 0;
+	putf(s, &len,
+	     "HTTP/1.1 200 OK\r\n"
+	     "date: Tue, 14 May 2024 10:00:00 GMT\r\n"
+	     "server: uvicorn\r\n"
+	     "content-type: text/event-stream; charset=utf-8\r\n"
+	     "transfer-encoding: chunked\r\n"
+	     "\r\n");
+	sse_chunk(s, &len,
+		  "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\","
+		  "\"created\":1718000000,\"model\":\"m\",\"choices\":[{\"index\":0,"
+		  "\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
+		  "\"logprobs\":null,\"finish_reason\":null}]}");
 	for (int i = 0; i < 200; i++) {
 		char json[512];
 
@@ -352,18 +370,19 @@ static void test_vllm_stream(void **state)
 			 "\"delta\":{\"content\":\" tok%d\\n\"},\"logprobs\":null,"
 			 "\"finish_reason\":null}]}",
 			 i);
-		len += sse_chunk(s + len, json);
+		sse_chunk(s, &len, json);
 	}
-	len += sse_chunk(s + len, "{\"id\":\"chatcmpl-1\",\"choices\":[],\"usage\":{"
-				  "\"prompt_tokens\":5,\"completion_tokens\":200}}");
-	len += sse_chunk(s + len, "[DONE]");
-	len += (size_t)sprintf(s + len, "0\r\n\r\n");
+	sse_chunk(s, &len,
+		  "{\"id\":\"chatcmpl-1\",\"choices\":[],\"usage\":{"
+		  "\"prompt_tokens\":5,\"completion_tokens\":200}}");
+	sse_chunk(s, &len, "[DONE]");
+	putf(s, &len, "0\r\n\r\n");
 	differential_ok(s, len, 1);
 	assert_true(ours.keep_alive);
 	assert_true(ours.body_len > 200 * 100);
 
 	/* The same stream with the next response already behind it. */
-	len += (size_t)sprintf(s + len, "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+	putf(s, &len, "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
 	differential_ok(s, len, 2);
 }
 
@@ -450,16 +469,18 @@ static void test_realistic(void **state)
 /* Many headers, up to the limit, and a long value. */
 static void test_big_heads(void **state)
 {
-	static char s[32768];
-	size_t len = (size_t)sprintf(s, "HTTP/1.1 200 OK\r\n");
+	static char s[GEN_CAP];
+	size_t len = 0;
+
+	putf(s, &len, "HTTP/1.1 200 OK\r\n");
 
 	(void)state;
 	for (int i = 0; i < HTTP1_MAX_HEADERS - 2; i++)
-		len += (size_t)sprintf(s + len, "X-Header-%d: value %d\r\n", i, i);
-	len += (size_t)sprintf(s + len, "X-Long: ");
+		putf(s, &len, "X-Header-%d: value %d\r\n", i, i);
+	putf(s, &len, "X-Long: ");
 	memset(s + len, 'v', 3000);
 	len += 3000;
-	len += (size_t)sprintf(s + len, "\r\nContent-Length: 5\r\n\r\nhello");
+	putf(s, &len, "\r\nContent-Length: 5\r\n\r\nhello");
 	differential_ok(s, len, 7);
 	assert_int_equal(ours.nr_headers, HTTP1_MAX_HEADERS);
 }
@@ -494,8 +515,9 @@ static size_t gen_response(char *s, char *body, size_t *body_len)
 	bool no_body = status == 204 || status == 304;
 	int minor = rnd(5) ? 1 : 0;
 	int framing = no_body ? 0 : (int)rnd(3); /* 0: length, 1: chunked, 2: close */
-	size_t len =
-	    (size_t)sprintf(s, "HTTP/1.%d %d %s\r\n", minor, status, rnd(4) ? "Reason Phrase" : "");
+	size_t len = 0;
+
+	putf(s, &len, "HTTP/1.%d %d %s\r\n", minor, status, rnd(4) ? "Reason Phrase" : "");
 
 	for (uint32_t i = 0, n = rnd(20); i < n; i++) {
 		char name[64], value[128];
@@ -512,23 +534,21 @@ static size_t gen_response(char *s, char *body, size_t *body_len)
 		while (vlen && (value[0] == ' ' || value[0] == '\t'))
 			memmove(value, value + 1, --vlen);
 		value[vlen] = '\0';
-		len += (size_t)sprintf(s + len, "%s:%s%s%s\r\n", name, ows[rnd(5)], value,
-				       ows[rnd(5)]);
+		putf(s, &len, "%s:%s%s%s\r\n", name, ows[rnd(5)], value, ows[rnd(5)]);
 	}
 	if (rnd(3) == 0)
-		len +=
-		    (size_t)sprintf(s + len, "Connection: %s\r\n", rnd(2) ? "close" : "keep-alive");
+		putf(s, &len, "Connection: %s\r\n", rnd(2) ? "close" : "keep-alive");
 
 	*body_len = no_body ? 0 : rnd(3000);
 	for (size_t i = 0; i < *body_len; i++)
 		body[i] = (char)rnd(256);
 
 	if (framing == 0 && !no_body)
-		len += (size_t)sprintf(s + len, "Content-Length: %zu\r\n", *body_len);
+		putf(s, &len, "Content-Length: %zu\r\n", *body_len);
 	if (framing == 1)
-		len += (size_t)sprintf(s + len, "%s: chunked\r\n",
-				       rnd(2) ? "Transfer-Encoding" : "transfer-encoding");
-	len += (size_t)sprintf(s + len, "\r\n");
+		putf(s, &len, "%s: chunked\r\n",
+		     rnd(2) ? "Transfer-Encoding" : "transfer-encoding");
+	putf(s, &len, "\r\n");
 	if (framing != 1) {
 		memcpy(s + len, body, *body_len);
 		return len + *body_len;
@@ -538,26 +558,25 @@ static size_t gen_response(char *s, char *body, size_t *body_len)
 
 		if (n > *body_len - off)
 			n = *body_len - off;
-		len += (size_t)sprintf(s + len, rnd(2) ? "%zx" : "%zX", n);
+		putf(s, &len, rnd(2) ? "%zx" : "%zX", n);
 		if (rnd(4) == 0)
-			len +=
-			    (size_t)sprintf(s + len, rnd(2) ? ";ext=%u" : ";ext=\"%u v\"", rnd(99));
-		len += (size_t)sprintf(s + len, "\r\n");
+			putf(s, &len, rnd(2) ? ";ext=%u" : ";ext=\"%u v\"", rnd(99));
+		putf(s, &len, "\r\n");
 		memcpy(s + len, body + off, n);
 		len += n;
-		len += (size_t)sprintf(s + len, "\r\n");
+		putf(s, &len, "\r\n");
 		off += n;
 	}
-	len += (size_t)sprintf(s + len, "0\r\n");
+	putf(s, &len, "0\r\n");
 	if (rnd(3) == 0)
-		len += (size_t)sprintf(s + len, "X-Trailer: %u\r\n", rnd(1000));
-	len += (size_t)sprintf(s + len, "\r\n");
+		putf(s, &len, "X-Trailer: %u\r\n", rnd(1000));
+	putf(s, &len, "\r\n");
 	return len;
 }
 
 static void test_generated(void **state)
 {
-	static char s[65536], body[4096];
+	static char s[GEN_CAP], body[4096];
 	size_t body_len;
 
 	(void)state;

@@ -248,15 +248,14 @@ static void test_completions_and_full(void **state)
 	assert_true(ev.has_usage && ev.prompt_tokens == 5 && ev.completion_tokens == 10);
 
 	/* A long document grows the thread's parser. */
-	size_t n = 300000;
-	char *big = malloc(n + 64);
-	assert_non_null(big);
-	int len = sprintf(big, "{\"choices\":[{\"text\":\"");
-	memset(big + len, 'x', n - 64);
-	strcpy(big + len + n - 64, "\"}]}");
+	static char big[300000];
+	static const char head[] = "{\"choices\":[{\"text\":\"", tail[] = "\"}]}";
+	size_t text_len = sizeof(big) - sizeof(head) - sizeof(tail);
+	memcpy(big, head, sizeof(head) - 1);
+	memset(big + sizeof(head) - 1, 'x', text_len);
+	memcpy(big + sizeof(head) - 1 + text_len, tail, sizeof(tail));
 	assert_int_equal(event(big, &ev), 0);
-	assert_int_equal(ev.text_len, n - 64);
-	free(big);
+	assert_int_equal(ev.text_len, text_len);
 }
 
 static void test_errors(void **state)
