@@ -74,6 +74,7 @@ char *gen_json_escape(char *p, const char *s, size_t len)
 	return p;
 }
 
+/* Builds the escaped vocabulary; call once, before any worker starts. */
 void gen_init(void)
 {
 	for (unsigned i = 0; i < NR_TOKENS; i++) {

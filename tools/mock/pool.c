@@ -36,6 +36,7 @@ int pool_init(struct mock_pool *p, uint32_t nr, size_t stride)
 	return 0;
 }
 
+/* Unmaps the pool; buffers still lent out become invalid. */
 void pool_close(struct mock_pool *p)
 {
 	if (!p->base)

@@ -23,6 +23,7 @@ int timers_init(struct mock_timers *t, uint32_t cap)
 	return 0;
 }
 
+/* Frees the heap; safe on a zeroed or half-initialised struct. */
 void timers_close(struct mock_timers *t)
 {
 	free(t->heap);
@@ -91,7 +92,7 @@ void timers_set(struct mock_timers *t, uint32_t conn, uint64_t due_ns)
 /* Removes conn's deadline; nothing when none is queued. */
 void timers_del(struct mock_timers *t, uint32_t conn)
 {
-	uint32_t i = t->pos[conn];
+	uint32_t i = t->pos[conn], moved;
 
 	if (!i)
 		return;
@@ -100,8 +101,7 @@ void timers_del(struct mock_timers *t, uint32_t conn)
 	if (i == --t->nr)
 		return;
 	/* The last entry fills the hole, then moves whichever way its key says. */
-	uint32_t moved = t->heap[t->nr].conn;
-
+	moved = t->heap[t->nr].conn;
 	place(t, i, t->heap[t->nr]);
 	sift_up(t, i);
 	sift_down(t, t->pos[moved] - 1);

@@ -199,6 +199,7 @@ static void out_release(struct mock_worker *w, struct mock_conn *c)
 	c->out_sent = 0;
 }
 
+/* (Re)schedules c's next deadline; c's worker thread only. */
 void worker_timer_set(struct mock_worker *w, struct mock_conn *c, uint64_t due_ns)
 {
 	timers_set(&w->timers, conn_idx(w, c), due_ns);
