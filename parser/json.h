@@ -35,7 +35,7 @@ struct json_event {
 	bool has_usage; /* a usage object with the two counts below */
 	uint64_t prompt_tokens;
 	uint64_t completion_tokens;
-	bool has_error; /* an "error" object (or string) */
+	bool has_error;		   /* an "error" object (or string) */
 	const char *error_message; /* may be NULL even when has_error */
 	size_t error_message_len;
 };
@@ -51,24 +51,24 @@ struct json_event {
 int json_parse_event(const char *data, size_t len, struct json_event *ev);
 
 struct json_request {
-	char model[256];      /* NUL-terminated; empty when absent */
-	uint64_t max_tokens;  /* max_tokens / max_completion_tokens; 0 when absent */
-	bool stream;          /* "stream": true */
-	bool include_usage;   /* stream_options.include_usage */
-	bool chat;            /* has "messages" */
-	uint64_t prompt_len;  /* bytes of prompt text (all message contents) */
-	uint64_t min_tokens;  /* 0 when absent */
+	char model[256];     /* NUL-terminated; empty when absent */
+	uint64_t max_tokens; /* max_tokens / max_completion_tokens; 0 when absent */
+	bool stream;	     /* "stream": true */
+	bool include_usage;  /* stream_options.include_usage */
+	bool chat;	     /* has "messages" */
+	uint64_t prompt_len; /* bytes of prompt text (all message contents) */
+	uint64_t min_tokens; /* 0 when absent */
 	bool ignore_eos;
 };
 
 /* Reads an OpenAI completions or chat request body (brood-mock).
- * Returns 0, or -EPROTO when body is not a JSON object. */
+ * Returns 0, -EPROTO when body is not a JSON object or is malformed,
+ * or -ENOMEM as json_parse_event does. */
 int json_parse_request(const char *body, size_t len, struct json_request *req);
 
 /* Reads a /v1/models response: the number of models and the first id
- * (NUL-terminated, truncated to id_cap). Returns 0 or -EPROTO. */
-int json_parse_models(const char *body, size_t len, char *id, size_t id_cap,
-		      unsigned *nr_models);
+ * (NUL-terminated, truncated to id_cap). Returns 0, -EPROTO or -ENOMEM. */
+int json_parse_models(const char *body, size_t len, char *id, size_t id_cap, unsigned *nr_models);
 
 /* Creates this thread's parser. Returns 0 or -ENOMEM. */
 int json_thread_init(void);

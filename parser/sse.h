@@ -35,9 +35,9 @@ struct sse_parser {
 	size_t raw_len;	       /* private: bytes of the pending event's field lines */
 	size_t line_off;       /* private: an unfinished line's start in spill */
 	size_t event_off;      /* private: the pending event type's place in spill */
-	size_t event_len;
-	size_t id_off; /* private: the pending id's place in spill */
-	size_t id_len;
+	size_t event_len;      /* private: bytes */
+	size_t id_off;	       /* private: the pending id's place in spill */
+	size_t id_len;	       /* private: bytes */
 };
 
 /*
