@@ -26,6 +26,7 @@
 #define OPTS_REQUESTS_MAX 1000000000000ull
 #define OPTS_EVENT_MIN	  256u
 #define OPTS_EVENT_MAX	  (16u * 1024 * 1024)
+#define OPTS_BATCH_US_MAX  10000u /* --batch-us */
 #define OPTS_DURATION_MAX (366ull * 24 * 3600 * 1000000000ull) /* ns, a year */
 
 /* A target's base URL: what precedes /v1/... */
@@ -60,6 +61,7 @@ struct brood_opts {
 	const char *trace_path;		     /* --trace, or NULL */
 	bool trace_chunks;		     /* --trace-chunks (needs --trace) */
 	uint32_t max_event_bytes;	     /* --max-event-bytes */
+	uint32_t batch_us;		     /* --batch-us: completions gather this long */
 	bool quiet;			     /* -q */
 	uint64_t seed;			     /* --seed: varies the synthetic prompt */
 	bool help;			     /* -h: print opts_usage, run nothing */
