@@ -224,6 +224,18 @@ static void set_err(struct shard *s, struct conn *c, enum engine_err e, const ch
 	va_end(ap);
 }
 
+/* set_err with a printable excerpt of the bytes at fault, for the report. */
+static void set_err_bytes(struct shard *s, struct conn *c, enum engine_err e, const char *what,
+			  const char *p, size_t len)
+{
+	char ex[96];
+
+	if (c->err)
+		return;
+	excerpt(ex, sizeof(ex), p, len < 64 ? len : 64);
+	set_err(s, c, e, "%s: %s", what, ex);
+}
+
 /* ---- deadlines ---- */
 
 static void deadline_set(struct shard *s, struct conn *c)
@@ -436,37 +448,32 @@ static void trace_request(struct shard *s, struct conn *c, uint64_t tokens)
 	s->trace_len[a] += (uint32_t)n;
 }
 
-/* ---- request completion ---- */
+/* ---- what the server said ---- */
 
-static uint64_t input_tokens_of(const struct shard *s, const struct conn *c)
-{
-	return c->usage_prompt ? c->usage_prompt : s->cfg->input_tokens;
-}
-
-/* Non-streamed bodies are parsed whole at the end. */
-static void parse_whole_body(struct shard *s, struct conn *c)
+/*
+ * What one JSON document says: a streamed event, or a whole non-streamed
+ * body. A content delta is a token (or several): the first sets TTFT, each
+ * later one an ITL gap.
+ */
+static void on_json(struct shard *s, struct conn *c, const char *data, size_t len,
+		    const char *what)
 {
 	struct json_event je;
 
-	if (c->flags & CF_OVERFLOW) {
-		set_err(s, c, ENGINE_ERR_PROTOCOL,
-			"response body larger than --max-event-bytes (%u): raise it",
-			s->spill_cap);
+	if (json_parse_event(data, len, &je) < 0) {
+		set_err_bytes(s, c, ENGINE_ERR_PROTOCOL, what, data, len);
 		return;
 	}
-	if (json_parse_event(c->spill, c->spill_len, &je) < 0) {
-		char ex[96];
-		excerpt(ex, sizeof(ex), c->spill, c->spill_len < 64 ? c->spill_len : 64);
-		set_err(s, c, ENGINE_ERR_PROTOCOL, "malformed JSON body: %s", ex);
-		return;
-	}
-	if (je.has_error) {
+	if (je.has_error)
 		set_err(s, c, ENGINE_ERR_SERVER, "error object: %.*s", (int)je.error_message_len,
 			je.error_message ? je.error_message : "");
-		return;
-	}
 	if (je.delta == JSON_DELTA_CONTENT) {
-		c->chunks = 1;
+		if (!c->t_first_token_ns)
+			c->t_first_token_ns = s->now_ns;
+		else
+			hist_record(&s->h.itl, s->now_ns - c->t_last_chunk_ns);
+		c->t_last_chunk_ns = s->now_ns;
+		c->chunks++;
 		CTR_ADD(s, chunks, 1);
 	}
 	if (je.has_usage) {
@@ -474,6 +481,36 @@ static void parse_whole_body(struct shard *s, struct conn *c)
 		c->usage_completion = je.completion_tokens;
 		c->usage_prompt = je.prompt_tokens;
 	}
+}
+
+static void on_event(struct shard *s, struct conn *c, const struct sse_event *ev)
+{
+	if (c->events < s->event_cap)
+		c->event_ns[c->events] = s->now_ns;
+	c->events++;
+	CTR_ADD(s, events, 1);
+	if (ev->done)
+		c->flags |= CF_SAW_DONE;
+	else
+		on_json(s, c, ev->data, ev->data_len, "malformed JSON in SSE event");
+}
+
+/* Non-streamed bodies are parsed whole at the end. */
+static void parse_whole_body(struct shard *s, struct conn *c)
+{
+	if (c->flags & CF_OVERFLOW)
+		set_err(s, c, ENGINE_ERR_PROTOCOL,
+			"response body larger than --max-event-bytes (%u): raise it",
+			s->spill_cap);
+	else
+		on_json(s, c, c->spill, c->spill_len, "malformed JSON body");
+}
+
+/* ---- request completion ---- */
+
+static uint64_t input_tokens_of(const struct shard *s, const struct conn *c)
+{
+	return c->usage_prompt ? c->usage_prompt : s->cfg->input_tokens;
 }
 
 static void record_ok(struct shard *s, struct conn *c, uint64_t tokens)
@@ -511,9 +548,10 @@ static void request_end(struct shard *s, struct conn *c, bool keep)
 
 	list_del(&c->link);
 	if (!c->err && (c->status < 200 || c->status > 299)) {
-		char ex[96];
-		excerpt(ex, sizeof(ex), c->spill, c->spill_len < 80 ? c->spill_len : 80);
-		set_err(s, c, ENGINE_ERR_STATUS, "HTTP %u: %s", c->status, ex);
+		char what[16];
+
+		snprintf(what, sizeof(what), "HTTP %u", c->status);
+		set_err_bytes(s, c, ENGINE_ERR_STATUS, what, c->spill, c->spill_len);
 	}
 	if (!c->err && !(c->flags & CF_SSE))
 		parse_whole_body(s, c);
@@ -549,43 +587,6 @@ static void request_fail(struct shard *s, struct conn *c, enum engine_err e, con
 }
 
 /* ---- response parsing ---- */
-
-static void on_event(struct shard *s, struct conn *c, const struct sse_event *ev)
-{
-	struct json_event je;
-
-	if (c->events < s->event_cap)
-		c->event_ns[c->events] = s->now_ns;
-	c->events++;
-	CTR_ADD(s, events, 1);
-	if (ev->done) {
-		c->flags |= CF_SAW_DONE;
-		return;
-	}
-	if (json_parse_event(ev->data, ev->data_len, &je) < 0) {
-		char ex[96];
-		excerpt(ex, sizeof(ex), ev->data, ev->data_len < 64 ? ev->data_len : 64);
-		set_err(s, c, ENGINE_ERR_PROTOCOL, "malformed JSON in SSE event: %s", ex);
-		return;
-	}
-	if (je.has_error)
-		set_err(s, c, ENGINE_ERR_SERVER, "error event: %.*s", (int)je.error_message_len,
-			je.error_message ? je.error_message : "");
-	if (je.delta == JSON_DELTA_CONTENT) {
-		if (!c->t_first_token_ns)
-			c->t_first_token_ns = s->now_ns;
-		else
-			hist_record(&s->h.itl, s->now_ns - c->t_last_chunk_ns);
-		c->t_last_chunk_ns = s->now_ns;
-		c->chunks++;
-		CTR_ADD(s, chunks, 1);
-	}
-	if (je.has_usage) {
-		c->flags |= CF_HAS_USAGE;
-		c->usage_completion = je.completion_tokens;
-		c->usage_prompt = je.prompt_tokens;
-	}
-}
 
 static void body_data(struct shard *s, struct conn *c, const char *p, size_t len)
 {
@@ -670,14 +671,6 @@ static void on_head(struct shard *s, struct conn *c, const struct http1_response
 	}
 }
 
-static void head_error(struct shard *s, struct conn *c, const char *p, size_t len)
-{
-	char ex[96];
-
-	excerpt(ex, sizeof(ex), p, len < 64 ? len : 64);
-	set_err(s, c, ENGINE_ERR_PROTOCOL, "malformed response head: %s", ex);
-}
-
 /* Returns bytes of p consumed, or -EPROTO. Heads that span reads are
  * gathered in the spill buffer and parsed again from the start. */
 static ssize_t feed_head(struct shard *s, struct conn *c, const char *p, size_t len)
@@ -713,7 +706,8 @@ static ssize_t feed_head(struct shard *s, struct conn *c, const char *p, size_t 
 	c->spill_len = old + (uint32_t)take;
 	return (ssize_t)take;
 bad:
-	head_error(s, c, old ? c->spill : p, old ? old + take : len);
+	set_err_bytes(s, c, ENGINE_ERR_PROTOCOL, "malformed response head", old ? c->spill : p,
+		      old ? old + take : len);
 	return -EPROTO;
 }
 
@@ -735,9 +729,8 @@ static ssize_t feed_body(struct shard *s, struct conn *c, const char *p, size_t 
 		ssize_t n = http1_chunked_feed(&c->chunked, p, len, &data, &data_len);
 
 		if (n < 0 || (n == 0 && !http1_chunked_done(&c->chunked))) {
-			char ex[96];
-			excerpt(ex, sizeof(ex), p, len < 48 ? len : 48);
-			set_err(s, c, ENGINE_ERR_PROTOCOL, "malformed chunked encoding: %s", ex);
+			set_err_bytes(s, c, ENGINE_ERR_PROTOCOL, "malformed chunked encoding", p,
+				      len);
 			return -EPROTO;
 		}
 		if (data_len)

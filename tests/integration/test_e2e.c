@@ -29,6 +29,26 @@ static const char *brood_bin;
 	char var[512];                                                                             \
 	snprintf(var, sizeof(var), "%s/%s", dir, name)
 
+/* One test's files and its mock, on a free port. */
+struct fixture {
+	char dir[64];
+	char json[512];
+	char out[512];
+	char err[512];
+	char url[64];
+	struct mock m;
+};
+
+static void fixture_start(struct fixture *f, const char *const *mock_args)
+{
+	tmpdir_make(f->dir, sizeof(f->dir));
+	snprintf(f->json, sizeof(f->json), "%s/out.json", f->dir);
+	snprintf(f->out, sizeof(f->out), "%s/stdout", f->dir);
+	snprintf(f->err, sizeof(f->err), "%s/stderr", f->dir);
+	assert_int_equal(mock_start(&f->m, mock_bin, mock_args), 0);
+	snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d", f->m.port);
+}
+
 static double summary_num(const char *doc, const char *a, const char *b)
 {
 	const char *path[] = { "summary", a, b, NULL };
@@ -41,27 +61,23 @@ static double summary_num(const char *doc, const char *a, const char *b)
 static void test_stream_matches_truth(void **state)
 {
 	(void)state;
-	char dir[64], port[64];
-	struct mock m;
+	struct fixture f;
+	char dir[64];
 
 	tmpdir_make(dir, sizeof(dir));
 	PATH(truth, dir, "truth.tsv");
-	PATH(json, dir, "out.json");
 	PATH(trace, dir, "trace.jsonl");
-	PATH(out, dir, "stdout");
-	PATH(err, dir, "stderr");
 	const char *margs[] = { "--ttft-ms", "50", "--itl-ms", "10", "--truth", truth, NULL };
-	assert_int_equal(mock_start(&m, mock_bin, margs), 0);
-	snprintf(port, sizeof(port), "http://127.0.0.1:%d", m.port);
+	fixture_start(&f, margs);
 
 	/* No -m: brood asks /v1/models, which lists one model. */
-	const char *argv[] = { brood_bin, "run", "-H", port,  "--chat", "-u", "8", "-n",
-			       "40", "-o", "20", "--json", json, "--trace", trace,
+	const char *argv[] = { brood_bin, "run", "-H", f.url,  "--chat", "-u", "8", "-n",
+			       "40", "-o", "20", "--json", f.json, "--trace", trace,
 			       "--trace-chunks", "-q", NULL };
-	assert_int_equal(run_cmd(argv, out, err, 60), 0);
-	assert_int_equal(mock_stop(&m), 0);
+	assert_int_equal(run_cmd(argv, f.out, f.err, 60), 0);
+	assert_int_equal(mock_stop(&f.m), 0);
 
-	char *doc = slurp(json);
+	char *doc = slurp(f.json);
 	assert_non_null(doc);
 	assert_int_equal((int)summary_num(doc, "requests_ok", NULL), 40);
 	assert_int_equal((int)summary_num(doc, "requests_failed", NULL), 0);
@@ -80,7 +96,7 @@ static void test_stream_matches_truth(void **state)
 	/* Every event brood received matches one the mock sent. */
 	const char *diff[] = { brood_bin, "truth-diff", trace, truth, NULL };
 	PATH(dout, dir, "diff.out");
-	int rc = run_cmd(diff, dout, err, 60);
+	int rc = run_cmd(diff, dout, f.err, 60);
 	if (rc != 0) {
 		char *d = slurp(dout);
 		print_error("truth-diff: %s\n", d ? d : "(no output)");
@@ -93,22 +109,16 @@ static void test_stream_matches_truth(void **state)
 static void test_no_stream_completions(void **state)
 {
 	(void)state;
-	char dir[64], port[64];
-	struct mock m;
+	struct fixture f;
 
-	tmpdir_make(dir, sizeof(dir));
-	PATH(json, dir, "out.json");
-	PATH(out, dir, "stdout");
-	PATH(err, dir, "stderr");
 	const char *margs[] = { "--ttft-ms", "5", "--itl-ms", "1", NULL };
-	assert_int_equal(mock_start(&m, mock_bin, margs), 0);
-	snprintf(port, sizeof(port), "http://127.0.0.1:%d", m.port);
-	const char *argv[] = { brood_bin, "run", "-H", port, "-m", "brood-mock", "--no-stream",
-			       "-u", "4", "-n", "12", "-o", "7", "--json", json, "-q", NULL };
-	assert_int_equal(run_cmd(argv, out, err, 60), 0);
-	mock_stop(&m);
+	fixture_start(&f, margs);
+	const char *argv[] = { brood_bin, "run", "-H", f.url, "-m", "brood-mock", "--no-stream",
+			       "-u", "4", "-n", "12", "-o", "7", "--json", f.json, "-q", NULL };
+	assert_int_equal(run_cmd(argv, f.out, f.err, 60), 0);
+	mock_stop(&f.m);
 
-	char *doc = slurp(json);
+	char *doc = slurp(f.json);
 	assert_non_null(doc);
 	assert_int_equal((int)summary_num(doc, "requests_ok", NULL), 12);
 	const char *tokens[] = { "tokens", "output_total", NULL };
@@ -121,21 +131,15 @@ static void test_no_stream_completions(void **state)
 static void test_wrong_model_is_measured(void **state)
 {
 	(void)state;
-	char dir[64], port[64];
-	struct mock m;
+	struct fixture f;
 
-	tmpdir_make(dir, sizeof(dir));
-	PATH(json, dir, "out.json");
-	PATH(out, dir, "stdout");
-	PATH(err, dir, "stderr");
-	assert_int_equal(mock_start(&m, mock_bin, NULL), 0);
-	snprintf(port, sizeof(port), "http://127.0.0.1:%d", m.port);
-	const char *argv[] = { brood_bin, "run", "-H", port, "-m", "no-such-model", "-u", "2",
-			       "-n", "6", "--json", json, "-q", NULL };
-	assert_int_equal(run_cmd(argv, out, err, 60), 0);
-	mock_stop(&m);
+	fixture_start(&f, NULL);
+	const char *argv[] = { brood_bin, "run", "-H", f.url, "-m", "no-such-model", "-u", "2",
+			       "-n", "6", "--json", f.json, "-q", NULL };
+	assert_int_equal(run_cmd(argv, f.out, f.err, 60), 0);
+	mock_stop(&f.m);
 
-	char *doc = slurp(json);
+	char *doc = slurp(f.json);
 	assert_non_null(doc);
 	assert_int_equal((int)summary_num(doc, "requests_ok", NULL), 0);
 	assert_int_equal((int)summary_num(doc, "requests_failed", NULL), 6);
@@ -168,23 +172,17 @@ static void test_unreachable_host(void **state)
 static void test_sigint_keeps_results(void **state)
 {
 	(void)state;
-	char dir[64], port[64];
-	struct mock m;
+	struct fixture f;
 
-	tmpdir_make(dir, sizeof(dir));
-	PATH(json, dir, "out.json");
-	PATH(csv, dir, "out.csv");
-	PATH(out, dir, "stdout");
-	PATH(err, dir, "stderr");
 	const char *margs[] = { "--ttft-ms", "20", "--itl-ms", "5", NULL };
-	assert_int_equal(mock_start(&m, mock_bin, margs), 0);
-	snprintf(port, sizeof(port), "http://127.0.0.1:%d", m.port);
-	const char *argv[] = { brood_bin, "run", "-H", port, "-u", "16", "-t", "120s", "-o", "10",
-			       "--json", json, "--summary-file", csv, "-q", NULL };
-	assert_int_equal(run_cmd_sigint(argv, out, err, 2500, 30), 0);
-	mock_stop(&m);
+	fixture_start(&f, margs);
+	PATH(csv, f.dir, "out.csv");
+	const char *argv[] = { brood_bin, "run", "-H", f.url, "-u", "16", "-t", "120s", "-o", "10",
+			       "--json", f.json, "--summary-file", csv, "-q", NULL };
+	assert_int_equal(run_cmd_sigint(argv, f.out, f.err, 2500, 30), 0);
+	mock_stop(&f.m);
 
-	char *doc = slurp(json);
+	char *doc = slurp(f.json);
 	assert_non_null(doc);
 	assert_true(summary_num(doc, "requests_ok", NULL) > 0);
 	free(doc);
@@ -198,29 +196,23 @@ static void test_sigint_keeps_results(void **state)
 static void test_server_dies(void **state)
 {
 	(void)state;
-	char dir[64], port[64];
-	struct mock m;
+	struct fixture f;
 
-	tmpdir_make(dir, sizeof(dir));
-	PATH(json, dir, "out.json");
-	PATH(out, dir, "stdout");
-	PATH(err, dir, "stderr");
 	const char *margs[] = { "--ttft-ms", "10", "--itl-ms", "50", NULL };
-	assert_int_equal(mock_start(&m, mock_bin, margs), 0);
-	snprintf(port, sizeof(port), "http://127.0.0.1:%d", m.port);
-	const char *argv[] = { brood_bin, "run", "-H", port, "-m", "brood-mock", "-u", "8", "-t",
-			       "3s", "-o", "100", "--json", json, "-q", NULL };
+	fixture_start(&f, margs);
+	const char *argv[] = { brood_bin, "run", "-H", f.url, "-m", "brood-mock", "-u", "8", "-t",
+			       "3s", "-o", "100", "--json", f.json, "-q", NULL };
 	pid_t pid = fork();
 	if (pid == 0) {
 		usleep(1000 * 1000);
-		kill(m.pid, SIGKILL);
+		kill(f.m.pid, SIGKILL);
 		_exit(0);
 	}
-	assert_int_equal(run_cmd(argv, out, err, 60), 0);
+	assert_int_equal(run_cmd(argv, f.out, f.err, 60), 0);
 	waitpid(pid, NULL, 0);
-	waitpid(m.pid, NULL, 0);
+	waitpid(f.m.pid, NULL, 0);
 
-	char *doc = slurp(json);
+	char *doc = slurp(f.json);
 	assert_non_null(doc);
 	double failed = summary_num(doc, "requests_failed", NULL);
 	double reset = summary_num(doc, "errors", "reset");
