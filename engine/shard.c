@@ -402,8 +402,7 @@ static void trace_flush(struct shard *s)
 	io_uring_prep_write(sqe, s->run->trace_fd, s->trace_buf[a], s->trace_len[a], (uint64_t)-1);
 	io_uring_sqe_set_data64(sqe, (uint64_t)OP_TRACE << 56);
 	s->trace_busy = true;
-	s->trace_active = !a;
-	s->trace_len[!a] = 0;
+	s->trace_active = !a; /* empty: its last write completed */
 }
 
 static void trace_request(struct shard *s, struct conn *c, uint64_t tokens)
@@ -887,9 +886,13 @@ static void handle_cqe(struct shard *s, struct io_uring_cqe *cqe)
 	bool stale;
 
 	if (op == OP_TRACE) {
-		s->trace_busy = false;
-		if (cqe->res < 0)
+		/* The buffer that was written is the one not being filled. */
+		int done = !s->trace_active;
+
+		if (cqe->res < 0 || (uint32_t)cqe->res < s->trace_len[done])
 			CTR_ADD(s, trace_dropped, 1);
+		s->trace_len[done] = 0;
+		s->trace_busy = false;
 		return;
 	}
 	c = &s->conns[ud_idx(ud)];

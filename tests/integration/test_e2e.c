@@ -105,6 +105,54 @@ static void test_stream_matches_truth(void **state)
 	assert_int_equal(rc, 0);
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A trace of several MiB, past the shards' in-memory buffers (so their
+ * writes go through the ring), holds one line per finished request, each
+ * request once. */
+static void test_trace_every_request_once(void **state)
+{
+	(void)state;
+	enum { N = 3000 };
+	struct fixture f;
+	char *ids[N + 1];
+	size_t nr_ids = 0;
+
+	const char *margs[] = { "--ttft-ms", "0", "--itl-ms", "0", NULL };
+	fixture_start(&f, margs);
+	PATH(trace, f.dir, "trace.jsonl");
+	const char *argv[] = { brood_bin, "run", "-H", f.url, "-m", "brood-mock", "--chat", "-u",
+			       "32", "-n", "3000", "-o", "64", "--json", f.json, "--trace", trace,
+			       "--trace-chunks", "-q", NULL };
+	assert_int_equal(run_cmd(argv, f.out, f.err, 120), 0);
+	mock_stop(&f.m);
+
+	char *doc = slurp(f.json);
+	assert_non_null(doc);
+	assert_int_equal((int)(summary_num(doc, "requests_ok", NULL) +
+			       summary_num(doc, "requests_failed", NULL)),
+			 N);
+	free(doc);
+	char *t = slurp(trace);
+	assert_non_null(t);
+	assert_true(strlen(t) > (3u << 20)); /* > 1 MiB a shard */
+	for (char *line = strtok(t, "\n"); line; line = strtok(NULL, "\n")) {
+		char *id = strstr(line, "\"request_id\":\"");
+		assert_non_null(id);
+		assert_true(nr_ids < N + 1);
+		ids[nr_ids++] = id + 14;
+		*strchr(id + 14, '"') = '\0';
+	}
+	assert_int_equal(nr_ids, N);
+	qsort(ids, nr_ids, sizeof(ids[0]), cmp_str);
+	for (size_t i = 1; i < nr_ids; i++)
+		assert_string_not_equal(ids[i - 1], ids[i]);
+	free(t);
+}
+
 /* Non-streamed completions: tokens come from usage. */
 static void test_no_stream_completions(void **state)
 {
@@ -227,6 +275,7 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stream_matches_truth),
+		cmocka_unit_test(test_trace_every_request_once),
 		cmocka_unit_test(test_no_stream_completions),
 		cmocka_unit_test(test_wrong_model_is_measured),
 		cmocka_unit_test(test_unreachable_host),
