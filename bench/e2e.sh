@@ -79,11 +79,11 @@ run_brood --json "$out/plain.json"
 stop_mock
 j=$out/plain.json
 ok=$(num "$j" requests_ok) failed=$(num "$j" requests_failed)
-held=$(num "$j" users_spawned) chunks=$(num "$j" chunks) cpu=$(num "$j" cpu_seconds)
+held=$(num "$j" connections_open) chunks=$(num "$j" chunks) cpu=$(num "$j" cpu_seconds)
 nspc=$(num "$j" cpu_ns_per_chunk) cqes=$(num "$j" cqes) waits=$(num "$j" loop_waits)
 elapsed=$(num "$j" elapsed_s)
-ttft50=$(sed -n 's/.*"ttft_ms": {[^}]*"p50": \([0-9.]*\).*/\1/p' "$j")
-itl50=$(sed -n 's/.*"itl_ms": {[^}]*"p50": \([0-9.]*\).*/\1/p' "$j")
+pct() { sed -n "s/.*\"$1\": {[^}]*\"$2\": \([0-9.]*\).*/\1/p" "$j"; }
+ttft50=$(pct ttft_ms p50) ttft99=$(pct ttft_ms p99) itl50=$(pct itl_ms p50) itl99=$(pct itl_ms p99)
 
 start_mock --truth "$out/truth.tsv"
 run_brood --json "$out/traced.json" --trace "$out/trace.jsonl" --trace-chunks
@@ -94,8 +94,8 @@ matched=$(sed -n 's/events matched \([0-9]*\), unmatched \([0-9]*\), missing \([
 
 awk -v u="$users" -v ok="$ok" -v f="$failed" -v h="$held" -v c="$chunks" -v cpu="$cpu" \
 	-v ns="$nspc" -v q="$cqes" -v w="$waits" -v e="$elapsed" -v d="$delay" -v m="$matched" \
-	-v t50="$ttft50" -v i50="$itl50" 'BEGIN {
+	-v t50="$ttft50" -v i50="$itl50" -v t99="$ttft99" -v i99="$itl99" 'BEGIN {
 	split(d, dd, " ");
-	printf "| %d | %d | %d | %d | %.0f | %.2f | %.0f | %.1f | %.2f / %.2f | %s / %s | %s |\n",
-		u, h, ok, f, c / e, cpu, ns, (w > 0 ? q / w : 0), t50, i50, dd[1], dd[2], m
+	printf "| %d | %d | %d | %d | %.0f | %.2f | %.0f | %.1f | %.1f / %.1f | %.1f / %.1f | %s / %s | %s |\n",
+		u, h, ok, f, c / e, cpu, ns, (w > 0 ? q / w : 0), t50, t99, i50, i99, dd[1], dd[2], m
 }'

@@ -74,6 +74,7 @@ struct engine_counters {
 	uint64_t bytes_in;
 	uint64_t bytes_out;
 	uint64_t connects;           /* connections opened */
+	uint64_t disconnects;        /* connections closed, by us or the server */
 	uint64_t users_active;       /* users spawned so far */
 	uint64_t trace_dropped;      /* trace lines lost (writer fell behind) */
 	uint64_t recv_nobufs;        /* multishot recv re-armed after -ENOBUFS */

@@ -267,6 +267,8 @@ static void conn_arm_recv(struct shard *s, struct conn *c)
  */
 static void conn_drop(struct shard *s, struct conn *c)
 {
+	if (c->flags & CF_CONNECTED)
+		CTR_ADD(s, disconnects, 1);
 	if (c->flags & (CF_CONNECTING | CF_CONNECTED)) {
 		struct io_uring_sqe *sqe;
 
@@ -779,6 +781,8 @@ static void conn_input(struct shard *s, struct conn *c, const char *p, size_t le
 /* The server closed (res == 0) or the socket failed (res < 0). */
 static void conn_closed(struct shard *s, struct conn *c, int res)
 {
+	if (c->flags & CF_CONNECTED)
+		CTR_ADD(s, disconnects, 1);
 	c->flags &= ~(CF_CONNECTED | CF_RECV_ARMED);
 	if (c->state != CS_BUSY) {
 		conn_drop(s, c);

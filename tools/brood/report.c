@@ -141,6 +141,7 @@ void report_summarize(const struct engine_result *res, const struct brood_opts *
 	s->bytes_out = c->bytes_out;
 	s->connects = c->connects;
 	s->users_spawned = c->users_active;
+	s->connections_open = c->connects - c->disconnects;
 	s->events = c->events;
 	s->cqes = c->cqes;
 	s->loop_waits = c->loop_waits;
@@ -181,10 +182,13 @@ static void print_summary(FILE *f, const struct report_summary *s, const struct 
 	char url[URL_STR_MAX];
 
 	url_format(&o->urls[0], url, sizeof(url));
-	fprintf(f, "\n%s%s  model %s  %s%s  users %u  shards %u  %.1f s%s\n", url,
-		o->nr_urls > 1 ? " (+more)" : "", o->model[0] ? o->model : "(server default)",
+	fprintf(f,
+		"\n%s%s  model %s  %s%s  users %u (connected at the end %" PRIu64
+		")  shards %u  %.1f s%s\n",
+		url, o->nr_urls > 1 ? " (+more)" : "", o->model[0] ? o->model : "(server default)",
 		o->chat ? "chat" : "completions", o->stream ? " stream" : "", s->nr_users,
-		s->nr_shards, s->elapsed_s, s->interrupted ? " (interrupted)" : "");
+		s->connections_open, s->nr_shards, s->elapsed_s,
+		s->interrupted ? " (interrupted)" : "");
 	fprintf(f, "%-14s ok %" PRIu64 "  failed %" PRIu64, "Requests", s->requests_ok,
 		s->requests_failed);
 	print_errors(f, s);
@@ -306,6 +310,7 @@ static void json_tokens_generator(struct sbuf *b, const struct report_summary *s
 	sbuf_addf(b, "    \"bytes_out\": %" PRIu64 ",\n", s->bytes_out);
 	sbuf_addf(b, "    \"connects\": %" PRIu64 ",\n", s->connects);
 	sbuf_addf(b, "    \"users_spawned\": %" PRIu64 ",\n", s->users_spawned);
+	sbuf_addf(b, "    \"connections_open\": %" PRIu64 ",\n", s->connections_open);
 	sbuf_addf(b, "    \"events\": %" PRIu64 ",\n", s->events);
 	sbuf_addf(b, "    \"cqes\": %" PRIu64 ",\n", s->cqes);
 	sbuf_addf(b, "    \"loop_waits\": %" PRIu64 ",\n", s->loop_waits);

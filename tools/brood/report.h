@@ -61,6 +61,7 @@ struct report_summary {
 	uint64_t bytes_in, bytes_out;
 	uint64_t connects;
 	uint64_t users_spawned;  /* users that started */
+	uint64_t connections_open; /* connections still open when the run ended */
 	uint64_t events;         /* all SSE events */
 	uint64_t cqes;           /* io_uring completions handled */
 	uint64_t loop_waits;     /* shard waits for completions */
