@@ -47,7 +47,7 @@ const char *engine_err_name(enum engine_err e)
 	static const char *const names[ENGINE_NR_ERR] = {
 		[ENGINE_ERR_CONNECT] = "connect",   [ENGINE_ERR_STATUS] = "http_status",
 		[ENGINE_ERR_PROTOCOL] = "protocol", [ENGINE_ERR_TIMEOUT] = "timeout",
-		[ENGINE_ERR_RESET] = "reset",       [ENGINE_ERR_SERVER] = "server_error",
+		[ENGINE_ERR_RESET] = "reset",	    [ENGINE_ERR_SERVER] = "server_error",
 	};
 
 	return (unsigned)e < ENGINE_NR_ERR ? names[e] : "unknown";
@@ -289,8 +289,8 @@ int engine_run(const struct engine_config *cfg, struct engine_result *res,
 	run.t_end_ns = UINT64_MAX;
 	run.trace_fd = -1;
 	if (cfg->trace_path) {
-		run.trace_fd = open(cfg->trace_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
-				    0644);
+		run.trace_fd = open(cfg->trace_path,
+				    O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
 		if (run.trace_fd < 0) {
 			ret = -errno;
 			snprintf(err, err_len, "cannot open trace file %s: %s", cfg->trace_path,

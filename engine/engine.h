@@ -29,18 +29,18 @@ struct engine_target {
 struct engine_config {
 	struct engine_target targets[ENGINE_MAX_TARGETS];
 	unsigned nr_targets;
-	unsigned nr_users;       /* concurrent users (connections) */
-	double spawn_rate;       /* users started per second; 0 = all at once */
-	uint64_t run_time_ns;    /* 0 = no limit */
-	uint64_t max_requests;   /* stop after this many requests finish; 0 = no limit */
-	uint64_t timeout_ns;     /* whole-request limit; 0 = none */
-	unsigned nr_shards;      /* threads/rings; 0 = online cores */
-	bool stream;             /* requests ask for SSE streaming */
-	uint32_t max_event_bytes; /* largest SSE event/response head kept per connection */
-	uint32_t input_tokens;   /* prompt tokens per request, for input tokens/s */
-	uint32_t batch_us;       /* a wake waits up to this long for more completions; 0 = none */
-	const char *trace_path;  /* per-request JSON lines, or NULL */
-	bool trace_chunks;       /* trace holds every event's receive time */
+	unsigned nr_users;	   /* concurrent users (connections) */
+	double spawn_rate;	   /* users started per second; 0 = all at once */
+	uint64_t run_time_ns;	   /* 0 = no limit */
+	uint64_t max_requests;	   /* stop after this many requests finish; 0 = no limit */
+	uint64_t timeout_ns;	   /* whole-request limit; 0 = none */
+	unsigned nr_shards;	   /* threads/rings; 0 = online cores */
+	bool stream;		   /* requests ask for SSE streaming */
+	uint32_t max_event_bytes;  /* largest SSE event/response head kept per connection */
+	uint32_t input_tokens;	   /* prompt tokens per request, for input tokens/s */
+	uint32_t batch_us;	   /* a wake waits up to this long for more completions; 0 = none */
+	const char *trace_path;	   /* per-request JSON lines, or NULL */
+	bool trace_chunks;	   /* trace holds every event's receive time */
 	uint32_t trace_events_cap; /* events per request kept for the trace */
 };
 
@@ -65,29 +65,29 @@ struct engine_counters {
 	uint64_t requests_failed;
 	uint64_t requests_cancelled; /* in flight when the run ended */
 	uint64_t errors[ENGINE_NR_ERR];
-	uint64_t status[6];          /* responses by status class: [2] = 2xx ... [5] = 5xx */
-	uint64_t chunks;             /* SSE events that carried content */
-	uint64_t events;             /* all SSE events */
-	uint64_t output_tokens;      /* of ok requests */
-	uint64_t usage_requests;     /* ok requests whose count came from usage */
-	uint64_t input_tokens;       /* of ok requests */
+	uint64_t status[6];	 /* responses by status class: [2] = 2xx ... [5] = 5xx */
+	uint64_t chunks;	 /* SSE events that carried content */
+	uint64_t events;	 /* all SSE events */
+	uint64_t output_tokens;	 /* of ok requests */
+	uint64_t usage_requests; /* ok requests whose count came from usage */
+	uint64_t input_tokens;	 /* of ok requests */
 	uint64_t bytes_in;
 	uint64_t bytes_out;
-	uint64_t connects;           /* connections opened */
-	uint64_t disconnects;        /* connections closed, by us or the server */
-	uint64_t users_active;       /* users spawned so far */
-	uint64_t trace_dropped;      /* trace lines lost (writer fell behind) */
-	uint64_t recv_nobufs;        /* multishot recv re-armed after -ENOBUFS */
-	uint64_t loop_waits;         /* shard loop iterations (waits for CQEs) */
-	uint64_t cqes;               /* completions handled */
+	uint64_t connects;	/* connections opened */
+	uint64_t disconnects;	/* connections closed, by us or the server */
+	uint64_t users_active;	/* users spawned so far */
+	uint64_t trace_dropped; /* trace lines lost (writer fell behind) */
+	uint64_t recv_nobufs;	/* multishot recv re-armed after -ENOBUFS */
+	uint64_t loop_waits;	/* shard loop iterations (waits for CQEs) */
+	uint64_t cqes;		/* completions handled */
 };
 
 struct engine_hists {
-	struct hist ttft; /* send -> first content token */
-	struct hist itl;  /* gap between content chunks */
-	struct hist tpot; /* (e2e - ttft) / (tokens - 1) */
-	struct hist e2e;  /* send -> end of response */
-	struct hist ttfb; /* send -> first response byte */
+	struct hist ttft;    /* send -> first content token */
+	struct hist itl;     /* gap between content chunks */
+	struct hist tpot;    /* (e2e - ttft) / (tokens - 1) */
+	struct hist e2e;     /* send -> end of response */
+	struct hist ttfb;    /* send -> first response byte */
 	struct hist connect; /* connect submitted -> connected */
 };
 
@@ -100,13 +100,13 @@ void engine_hists_list(struct engine_hists *h, struct hist *out[ENGINE_NR_HISTS]
 struct engine_result {
 	struct engine_counters c;
 	struct engine_hists h;
-	uint64_t elapsed_ns;      /* from the first user's start to the end */
-	double cpu_seconds;       /* process CPU (user + system) during the run */
+	uint64_t elapsed_ns;	  /* from the first user's start to the end */
+	double cpu_seconds;	  /* process CPU (user + system) during the run */
 	double shard_cpu_seconds; /* the shard threads' CPU alone */
 	unsigned nr_shards;
 	unsigned nr_users;
-	bool interrupted;         /* stopped by engine_stop (SIGINT/SIGTERM) */
-	char first_error[256];    /* a sample of the first failure, for the report */
+	bool interrupted;      /* stopped by engine_stop (SIGINT/SIGTERM) */
+	char first_error[256]; /* a sample of the first failure, for the report */
 };
 
 /* Live figures for a progress display, summed over shards. */

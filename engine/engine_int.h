@@ -18,14 +18,14 @@
 struct engine_run {
 	const struct engine_config *cfg;
 	unsigned nr_shards;
-	uint64_t t0_ns;       /* the run's start: user 0 spawns here */
-	uint64_t t_end_ns;    /* run-time deadline; UINT64_MAX when none */
-	int64_t budget;       /* requests left to start (-n); atomic; INT64_MAX when none */
-	int trace_fd;         /* O_APPEND trace file, or -1 */
-	pthread_mutex_t mu;   /* guards nr_ready and go */
+	uint64_t t0_ns;	    /* the run's start: user 0 spawns here */
+	uint64_t t_end_ns;  /* run-time deadline; UINT64_MAX when none */
+	int64_t budget;	    /* requests left to start (-n); atomic; INT64_MAX when none */
+	int trace_fd;	    /* O_APPEND trace file, or -1 */
+	pthread_mutex_t mu; /* guards nr_ready and go */
 	pthread_cond_t cv;
-	unsigned nr_ready;    /* shards done with setup */
-	int go;               /* 0: wait; 1: run; -1: quit (some setup failed) */
+	unsigned nr_ready; /* shards done with setup */
+	int go;		   /* 0: wait; 1: run; -1: quit (some setup failed) */
 };
 
 /* Intrusive doubly-linked list; a list is its own sentinel. */
@@ -34,35 +34,35 @@ struct list {
 };
 
 struct conn {
-	struct list link;         /* in the shard's deadline or backoff list */
-	uint64_t t_start_ns;      /* request began (deadline base) */
-	uint64_t t_send_ns;       /* request sent; 0 while connecting */
+	struct list link;	  /* in the shard's deadline or backoff list */
+	uint64_t t_start_ns;	  /* request began (deadline base) */
+	uint64_t t_send_ns;	  /* request sent; 0 while connecting */
 	uint64_t t_first_byte_ns; /* 0 until the first response byte */
 	uint64_t t_first_token_ns;
 	uint64_t t_last_chunk_ns;
-	uint64_t t_wake_ns;       /* backoff: when to try again */
-	uint64_t body_left;       /* bytes; FRAMING_LENGTH bodies */
+	uint64_t t_wake_ns;	   /* backoff: when to try again */
+	uint64_t body_left;	   /* bytes; FRAMING_LENGTH bodies */
 	uint64_t usage_completion; /* usage.completion_tokens when seen */
 	uint64_t usage_prompt;
 	struct http1_chunked chunked;
 	struct sse_parser sse;
-	char *spill;              /* max_event_bytes + JSON_PADDING bytes */
-	uint64_t *event_ns;       /* trace: receive time of every event */
-	uint32_t idx;             /* slot in conns[] and in the file table */
-	uint32_t gen;             /* bumped on every close; stale CQEs mismatch */
-	uint32_t user;            /* global user number */
-	uint32_t sent;            /* request bytes sent */
-	uint32_t spill_len;       /* head or non-SSE body bytes gathered */
-	uint32_t events;          /* SSE events of this response */
-	uint32_t chunks;          /* content events of this response */
+	char *spill;	    /* max_event_bytes + JSON_PADDING bytes */
+	uint64_t *event_ns; /* trace: receive time of every event */
+	uint32_t idx;	    /* slot in conns[] and in the file table */
+	uint32_t gen;	    /* bumped on every close; stale CQEs mismatch */
+	uint32_t user;	    /* global user number */
+	uint32_t sent;	    /* request bytes sent */
+	uint32_t spill_len; /* head or non-SSE body bytes gathered */
+	uint32_t events;    /* SSE events of this response */
+	uint32_t chunks;    /* content events of this response */
 	uint16_t target;
 	uint16_t status;
-	uint8_t state;            /* enum conn_state */
-	uint8_t rstate;           /* enum resp_state */
-	uint8_t framing;          /* enum http1_framing */
-	uint8_t err;              /* enum engine_err + 1; 0 = none yet */
-	uint16_t flags;           /* CF_* */
-	char request_id[30];      /* x-request-id, for traces */
+	uint8_t state;	     /* enum conn_state */
+	uint8_t rstate;	     /* enum resp_state */
+	uint8_t framing;     /* enum http1_framing */
+	uint8_t err;	     /* enum engine_err + 1; 0 = none yet */
+	uint16_t flags;	     /* CF_* */
+	char request_id[30]; /* x-request-id, for traces */
 };
 
 struct shard {
@@ -78,16 +78,16 @@ struct shard {
 	bool ring_ok;
 	struct io_uring_buf_ring *br;
 	size_t br_map_len;
-	char *bufs;           /* nr_bufs buffers, buf_stride apart */
-	uint32_t nr_bufs;     /* power of two */
-	uint32_t buf_len;     /* bytes the kernel may fill */
-	uint32_t buf_stride;  /* buf_len + JSON_PADDING */
-	int br_added;         /* buffers re-added since the last advance */
+	char *bufs;	     /* nr_bufs buffers, buf_stride apart */
+	uint32_t nr_bufs;    /* power of two */
+	uint32_t buf_len;    /* bytes the kernel may fill */
+	uint32_t buf_stride; /* buf_len + JSON_PADDING */
+	int br_added;	     /* buffers re-added since the last advance */
 
 	struct conn *conns;
 	uint32_t nr_conns;
 	uint32_t next_spawn; /* conns[next_spawn..] not spawned yet */
-	uint32_t live;       /* conns spawned and not retired */
+	uint32_t live;	     /* conns spawned and not retired */
 	char *spill_area;
 	uint64_t *event_area;
 	uint32_t spill_cap;
@@ -111,7 +111,7 @@ struct shard {
 	struct engine_hists h;
 	double cpu_seconds;
 	uint64_t t_done_ns; /* when the shard finished */
-	int done;           /* atomic: the thread is finished */
+	int done;	    /* atomic: the thread is finished */
 	char first_error[256];
 };
 

@@ -15,22 +15,22 @@
 #include <stdint.h>
 
 struct hist {
-	uint64_t lowest;   /* lowest discernible value (ns), >= 1 */
-	uint64_t highest;  /* highest trackable value (ns); larger values clamp here */
-	int sig_digits;    /* 1..5 */
-	int unit_magnitude;         /* private */
+	uint64_t lowest;    /* lowest discernible value (ns), >= 1 */
+	uint64_t highest;   /* highest trackable value (ns); larger values clamp here */
+	int sig_digits;	    /* 1..5 */
+	int unit_magnitude; /* private */
 	int sub_bucket_half_count_magnitude; /* private */
-	uint32_t sub_bucket_count;  /* private */
-	uint32_t sub_bucket_half_count; /* private */
-	uint64_t sub_bucket_mask;   /* private */
-	uint32_t bucket_count;      /* private */
-	size_t nr_counts;           /* entries in counts */
-	uint64_t *counts;           /* per-slot counts */
-	uint64_t total;             /* values recorded */
-	uint64_t min;               /* smallest value recorded (UINT64_MAX when empty) */
-	uint64_t max;               /* largest value recorded (0 when empty) */
-	double sum;                 /* sum of recorded values, for an exact mean */
-	uint64_t clamped;           /* values above highest, recorded as highest */
+	uint32_t sub_bucket_count;	     /* private */
+	uint32_t sub_bucket_half_count;	     /* private */
+	uint64_t sub_bucket_mask;	     /* private */
+	uint32_t bucket_count;		     /* private */
+	size_t nr_counts;		     /* entries in counts */
+	uint64_t *counts;		     /* per-slot counts */
+	uint64_t total;			     /* values recorded */
+	uint64_t min;			     /* smallest value recorded (UINT64_MAX when empty) */
+	uint64_t max;			     /* largest value recorded (0 when empty) */
+	double sum;			     /* sum of recorded values, for an exact mean */
+	uint64_t clamped;		     /* values above highest, recorded as highest */
 };
 
 /* Returns 0, -EINVAL (lowest < 1, highest < 2 * lowest, highest > INT64_MAX / 2,

@@ -62,11 +62,11 @@ enum {
 	CF_OVERFLOW = 1 << 9, /* a non-SSE body outgrew the spill buffer */
 };
 
-#define BGID            0
-#define BACKOFF_NS      (100 * 1000 * 1000ull) /* after a failed connect */
-#define STOP_POLL_NS    (50 * 1000 * 1000ull)  /* how often a shard looks at the stop flag */
-#define TRACE_LINE_BASE 512                    /* bytes of a trace line without event times */
-#define BATCH_NR        256 /* with --batch-us: wake early once this many are ready */
+#define BGID		0
+#define BACKOFF_NS	(100 * 1000 * 1000ull) /* after a failed connect */
+#define STOP_POLL_NS	(50 * 1000 * 1000ull)  /* how often a shard looks at the stop flag */
+#define TRACE_LINE_BASE 512		       /* bytes of a trace line without event times */
+#define BATCH_NR	256 /* with --batch-us: wake early once this many are ready */
 
 #ifndef IORING_FEAT_MIN_TIMEOUT
 #define IORING_FEAT_MIN_TIMEOUT (1U << 15) /* Linux 6.12: min_wait_usec in getevents_arg */
@@ -200,7 +200,7 @@ static void excerpt(char *out, size_t out_len, const char *p, size_t len)
 
 /* The first failure of the request wins; the shard keeps the first sample. */
 static void set_err(struct shard *s, struct conn *c, enum engine_err e, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static void set_err(struct shard *s, struct conn *c, enum engine_err e, const char *fmt, ...)
 {
@@ -433,8 +433,7 @@ static void trace_request(struct shard *s, struct conn *c, uint64_t tokens)
 		n += sprintf(p + n, "null");
 	n += sprintf(p + n,
 		     ",\"ttfb_ns\":%" PRIu64 ",\"ttft_ns\":%" PRIu64 ",\"e2e_ns\":%" PRIu64
-		     ",\"events\":%u,\"chunks\":%u,\"output_tokens\":%" PRIu64
-		     ",\"usage\":%s",
+		     ",\"events\":%u,\"chunks\":%u,\"output_tokens\":%" PRIu64 ",\"usage\":%s",
 		     c->t_first_byte_ns ? c->t_first_byte_ns - c->t_send_ns : 0,
 		     c->t_first_token_ns ? c->t_first_token_ns - c->t_send_ns : 0,
 		     c->t_send_ns ? s->now_ns - c->t_send_ns : 0, c->events, c->chunks, tokens,
@@ -456,8 +455,7 @@ static void trace_request(struct shard *s, struct conn *c, uint64_t tokens)
  * body. A content delta is a token (or several): the first sets TTFT, each
  * later one an ITL gap.
  */
-static void on_json(struct shard *s, struct conn *c, const char *data, size_t len,
-		    const char *what)
+static void on_json(struct shard *s, struct conn *c, const char *data, size_t len, const char *what)
 {
 	struct json_event je;
 
@@ -501,8 +499,7 @@ static void parse_whole_body(struct shard *s, struct conn *c)
 {
 	if (c->flags & CF_OVERFLOW)
 		set_err(s, c, ENGINE_ERR_PROTOCOL,
-			"response body larger than --max-event-bytes (%u): raise it",
-			s->spill_cap);
+			"response body larger than --max-event-bytes (%u): raise it", s->spill_cap);
 	else
 		on_json(s, c, c->spill, c->spill_len, "malformed JSON body");
 }
@@ -621,8 +618,7 @@ static void body_data(struct shard *s, struct conn *c, const char *p, size_t len
 
 static bool is_event_stream(const struct http1_response *r)
 {
-	const struct http1_header *h =
-		http1_find_header(r->headers, r->nr_headers, "content-type");
+	const struct http1_header *h = http1_find_header(r->headers, r->nr_headers, "content-type");
 
 	return h && h->value_len >= 17 && !strncasecmp(h->value, "text/event-stream", 17);
 }
@@ -637,14 +633,15 @@ static void on_head(struct shard *s, struct conn *c, const struct http1_response
 		c->flags |= CF_KEEP_ALIVE;
 	if (s->run->trace_fd >= 0) {
 		const struct http1_header *h =
-			http1_find_header(r->headers, r->nr_headers, "x-request-id");
+		    http1_find_header(r->headers, r->nr_headers, "x-request-id");
 		size_t n = h ? h->value_len : 0;
 
 		if (n >= sizeof(c->request_id))
 			n = sizeof(c->request_id) - 1;
 		for (size_t i = 0; i < n; i++) {
 			char ch = h->value[i];
-			c->request_id[i] = (ch == '"' || ch == '\\' || (unsigned char)ch < 0x20) ? '_' : ch;
+			c->request_id[i] =
+			    (ch == '"' || ch == '\\' || (unsigned char)ch < 0x20) ? '_' : ch;
 		}
 		c->request_id[n] = '\0';
 	}
@@ -760,7 +757,8 @@ static void conn_input(struct shard *s, struct conn *c, const char *p, size_t le
 		hist_record(&s->h.ttfb, s->now_ns - c->t_send_ns);
 	}
 	while (len && c->rstate != RS_DONE) {
-		ssize_t n = c->rstate == RS_HEAD ? feed_head(s, c, p, len) : feed_body(s, c, p, len);
+		ssize_t n =
+		    c->rstate == RS_HEAD ? feed_head(s, c, p, len) : feed_body(s, c, p, len);
 
 		if (n < 0) {
 			request_end(s, c, false);
@@ -771,9 +769,9 @@ static void conn_input(struct shard *s, struct conn *c, const char *p, size_t le
 	}
 	if (c->rstate == RS_DONE) {
 		/* Extra bytes after a complete response: we never pipeline. */
-		bool keep = !len && (c->flags & CF_KEEP_ALIVE) && c->framing != HTTP1_FRAMING_CLOSE &&
-			    !(c->err && c->err != ENGINE_ERR_SERVER + 1 &&
-			      c->err != ENGINE_ERR_STATUS + 1);
+		bool keep =
+		    !len && (c->flags & CF_KEEP_ALIVE) && c->framing != HTTP1_FRAMING_CLOSE &&
+		    !(c->err && c->err != ENGINE_ERR_SERVER + 1 && c->err != ENGINE_ERR_STATUS + 1);
 		request_end(s, c, keep);
 	}
 }
@@ -796,8 +794,8 @@ static void conn_closed(struct shard *s, struct conn *c, int res)
 	if (res == 0)
 		request_fail(s, c, ENGINE_ERR_RESET,
 			     c->rstate == RS_HEAD && !c->t_first_byte_ns
-				     ? "server closed the connection before responding"
-				     : "server closed the connection mid-response",
+				 ? "server closed the connection before responding"
+				 : "server closed the connection mid-response",
 			     0);
 	else
 		request_fail(s, c, ENGINE_ERR_RESET, "recv", res);
@@ -845,8 +843,8 @@ static void on_connect(struct shard *s, struct conn *c, int res)
 {
 	c->flags &= ~CF_CONNECTING;
 	if (res < 0) {
-		request_fail(s, c, ENGINE_ERR_CONNECT,
-			     res == -ECANCELED ? "socket" : "connect", res == -ECANCELED ? 0 : res);
+		request_fail(s, c, ENGINE_ERR_CONNECT, res == -ECANCELED ? "socket" : "connect",
+			     res == -ECANCELED ? 0 : res);
 		return;
 	}
 	c->flags |= CF_CONNECTED;
@@ -1113,8 +1111,8 @@ int shard_main(struct shard *s)
 	if (s->run->trace_fd >= 0)
 		trace_drain(s);
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
-	s->cpu_seconds = (double)(cpu1.tv_sec - cpu0.tv_sec) +
-			 (double)(cpu1.tv_nsec - cpu0.tv_nsec) / 1e9;
+	s->cpu_seconds =
+	    (double)(cpu1.tv_sec - cpu0.tv_sec) + (double)(cpu1.tv_nsec - cpu0.tv_nsec) / 1e9;
 	return 0;
 }
 
@@ -1180,8 +1178,8 @@ static int setup_bufs(struct shard *s)
 	s->buf_len = 4096;
 	s->buf_stride = s->buf_len + JSON_PADDING;
 	s->br_map_len = (size_t)s->nr_bufs * sizeof(struct io_uring_buf);
-	s->br = mmap(NULL, s->br_map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-		     0);
+	s->br =
+	    mmap(NULL, s->br_map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (s->br == MAP_FAILED) {
 		s->br = NULL;
 		return -ENOMEM;

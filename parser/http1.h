@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define HTTP1_MAX_HEADERS    64    /* more headers than this is -EPROTO */
+#define HTTP1_MAX_HEADERS    64	   /* more headers than this is -EPROTO */
 #define HTTP1_MAX_HEAD_BYTES 16384 /* a head longer than this is -EPROTO */
 
 struct http1_header {
@@ -35,14 +35,14 @@ enum http1_framing {
 
 struct http1_response {
 	int minor_version; /* 0 or 1 */
-	int status;        /* 100..999 */
+	int status;	   /* 100..999 */
 	const char *reason;
 	size_t reason_len;
 	struct http1_header headers[HTTP1_MAX_HEADERS];
 	size_t nr_headers;
 	enum http1_framing framing;
 	uint64_t content_length; /* bytes; valid when framing == LENGTH */
-	bool keep_alive;         /* connection reusable after this response */
+	bool keep_alive;	 /* connection reusable after this response */
 };
 
 struct http1_request {
@@ -54,7 +54,7 @@ struct http1_request {
 	struct http1_header headers[HTTP1_MAX_HEADERS];
 	size_t nr_headers;
 	uint64_t content_length; /* bytes; 0 when absent */
-	bool chunked;            /* Transfer-Encoding: chunked request body */
+	bool chunked;		 /* Transfer-Encoding: chunked request body */
 	bool keep_alive;
 };
 
@@ -70,14 +70,14 @@ int http1_parse_response(const char *buf, size_t len, struct http1_response *res
 int http1_parse_request(const char *buf, size_t len, struct http1_request *req);
 
 /* First header named name (case-insensitive), or NULL. */
-const struct http1_header *http1_find_header(const struct http1_header *headers,
-					     size_t nr_headers, const char *name);
+const struct http1_header *http1_find_header(const struct http1_header *headers, size_t nr_headers,
+					     const char *name);
 
 /* Chunked transfer-coding decoder state; zero it with http1_chunked_init. */
 struct http1_chunked {
 	uint64_t remaining; /* data bytes left in the current chunk */
-	uint32_t state;     /* private */
-	uint32_t count;     /* private: digits or bytes seen in the current line */
+	uint32_t state;	    /* private */
+	uint32_t count;	    /* private: digits or bytes seen in the current line */
 };
 
 void http1_chunked_init(struct http1_chunked *c);
@@ -91,8 +91,8 @@ void http1_chunked_init(struct http1_chunked *c);
  * or -EPROTO. Once the last chunk and the trailers are consumed,
  * http1_chunked_done() is true and the call consumes nothing more.
  */
-ssize_t http1_chunked_feed(struct http1_chunked *c, const char *buf, size_t len,
-			   const char **data, size_t *data_len);
+ssize_t http1_chunked_feed(struct http1_chunked *c, const char *buf, size_t len, const char **data,
+			   size_t *data_len);
 
 bool http1_chunked_done(const struct http1_chunked *c);
 

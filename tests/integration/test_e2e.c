@@ -71,9 +71,11 @@ static void test_stream_matches_truth(void **state)
 	fixture_start(&f, margs);
 
 	/* No -m: brood asks /v1/models, which lists one model. */
-	const char *argv[] = { brood_bin, "run", "-H", f.url,  "--chat", "-u", "8", "-n",
-			       "40", "-o", "20", "--json", f.json, "--trace", trace,
-			       "--trace-chunks", "-q", NULL };
+	const char *argv[] = { brood_bin, "run",     "-H",  f.url,
+			       "--chat",  "-u",	     "8",   "-n",
+			       "40",	  "-o",	     "20",  "--json",
+			       f.json,	  "--trace", trace, "--trace-chunks",
+			       "-q",	  NULL };
 	assert_int_equal(run_cmd(argv, f.out, f.err, 60), 0);
 	assert_int_equal(mock_stop(&f.m), 0);
 
@@ -124,9 +126,10 @@ static void test_trace_every_request_once(void **state)
 	const char *margs[] = { "--ttft-ms", "0", "--itl-ms", "0", NULL };
 	fixture_start(&f, margs);
 	PATH(trace, f.dir, "trace.jsonl");
-	const char *argv[] = { brood_bin, "run", "-H", f.url, "-m", "brood-mock", "--chat", "-u",
-			       "32", "-n", "3000", "-o", "64", "--json", f.json, "--trace", trace,
-			       "--trace-chunks", "-q", NULL };
+	const char *argv[] = { brood_bin, "run",    "-H",   f.url,     "-m",   "brood-mock",
+			       "--chat",  "-u",	    "32",   "-n",      "3000", "-o",
+			       "64",	  "--json", f.json, "--trace", trace,  "--trace-chunks",
+			       "-q",	  NULL };
 	assert_int_equal(run_cmd(argv, f.out, f.err, 120), 0);
 	mock_stop(&f.m);
 
@@ -161,8 +164,9 @@ static void test_no_stream_completions(void **state)
 
 	const char *margs[] = { "--ttft-ms", "5", "--itl-ms", "1", NULL };
 	fixture_start(&f, margs);
-	const char *argv[] = { brood_bin, "run", "-H", f.url, "-m", "brood-mock", "--no-stream",
-			       "-u", "4", "-n", "12", "-o", "7", "--json", f.json, "-q", NULL };
+	const char *argv[] = { brood_bin,     "run",	"-H",	f.url, "-m", "brood-mock",
+			       "--no-stream", "-u",	"4",	"-n",  "12", "-o",
+			       "7",	      "--json", f.json, "-q",  NULL };
 	assert_int_equal(run_cmd(argv, f.out, f.err, 60), 0);
 	mock_stop(&f.m);
 
@@ -182,8 +186,9 @@ static void test_wrong_model_is_measured(void **state)
 	struct fixture f;
 
 	fixture_start(&f, NULL);
-	const char *argv[] = { brood_bin, "run", "-H", f.url, "-m", "no-such-model", "-u", "2",
-			       "-n", "6", "--json", f.json, "-q", NULL };
+	const char *argv[] = { brood_bin,	"run",	"-H", f.url, "-m",
+			       "no-such-model", "-u",	"2",  "-n",  "6",
+			       "--json",	f.json, "-q", NULL };
 	assert_int_equal(run_cmd(argv, f.out, f.err, 60), 0);
 	mock_stop(&f.m);
 
@@ -204,8 +209,8 @@ static void test_unreachable_host(void **state)
 	tmpdir_make(dir, sizeof(dir));
 	PATH(out, dir, "stdout");
 	PATH(err, dir, "stderr");
-	const char *argv[] = { brood_bin, "run", "-H", "http://127.0.0.1:1", "-m", "x", "-n", "1",
-			       NULL };
+	const char *argv[] = { brood_bin, "run", "-H", "http://127.0.0.1:1", "-m", "x",
+			       "-n",	  "1",	 NULL };
 	int rc = run_cmd(argv, out, err, 30);
 	assert_true(rc > 0 && rc < 128);
 	char *e = slurp(err);
@@ -225,8 +230,22 @@ static void test_sigint_keeps_results(void **state)
 	const char *margs[] = { "--ttft-ms", "20", "--itl-ms", "5", NULL };
 	fixture_start(&f, margs);
 	PATH(csv, f.dir, "out.csv");
-	const char *argv[] = { brood_bin, "run", "-H", f.url, "-u", "16", "-t", "120s", "-o", "10",
-			       "--json", f.json, "--summary-file", csv, "-q", NULL };
+	const char *argv[] = { brood_bin,
+			       "run",
+			       "-H",
+			       f.url,
+			       "-u",
+			       "16",
+			       "-t",
+			       "120s",
+			       "-o",
+			       "10",
+			       "--json",
+			       f.json,
+			       "--summary-file",
+			       csv,
+			       "-q",
+			       NULL };
 	assert_int_equal(run_cmd_sigint(argv, f.out, f.err, 2500, 30), 0);
 	mock_stop(&f.m);
 
@@ -248,8 +267,8 @@ static void test_server_dies(void **state)
 
 	const char *margs[] = { "--ttft-ms", "10", "--itl-ms", "50", NULL };
 	fixture_start(&f, margs);
-	const char *argv[] = { brood_bin, "run", "-H", f.url, "-m", "brood-mock", "-u", "8", "-t",
-			       "3s", "-o", "100", "--json", f.json, "-q", NULL };
+	const char *argv[] = { brood_bin, "run", "-H", f.url, "-m",	"brood-mock", "-u", "8",
+			       "-t",	  "3s",	 "-o", "100", "--json", f.json,	      "-q", NULL };
 	pid_t pid = fork();
 	if (pid == 0) {
 		usleep(1000 * 1000);

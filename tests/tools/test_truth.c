@@ -97,9 +97,9 @@ static void test_disagreements_counted(void **state)
 	assert_int_equal(d.requests, 2);
 	assert_int_equal(d.requests_unknown, 1);
 	assert_int_equal(d.events_matched, 3);
-	assert_int_equal(d.events_unmatched, 1);    /* 7's fourth event */
-	assert_int_equal(d.events_missing, 1);      /* 9's content event */
-	assert_int_equal(d.events_before_send, 1);  /* 9's role at 4000 < 5000 */
+	assert_int_equal(d.events_unmatched, 1);   /* 7's fourth event */
+	assert_int_equal(d.events_missing, 1);	   /* 9's content event */
+	assert_int_equal(d.events_before_send, 1); /* 9's role at 4000 < 5000 */
 	truth_diff_close(&d);
 }
 

@@ -80,7 +80,8 @@ static const struct flag flags[] = {
 	{ "max-event-bytes", OPT_MAX_EVENT_BYTES, "N", "4096",
 	  "largest SSE event or response head, 256..16777216 (default 4096)" },
 	{ "batch-us", OPT_BATCH_US, "N", "100",
-	  "let completions gather up to N us per wake: less CPU, times up to N us late (default 0)" },
+	  "let completions gather up to N us per wake: less CPU, times up to N us late (default "
+	  "0)" },
 	{ "quiet", 'q', NULL, NULL, "no progress line" },
 	{ "seed", OPT_SEED, "N", "1", "varies the synthetic prompt (default 0)" },
 	{ "help", 'h', NULL, NULL, "show this help" },

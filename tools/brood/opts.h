@@ -26,7 +26,7 @@
 #define OPTS_REQUESTS_MAX 1000000000000ull
 #define OPTS_EVENT_MIN	  256u
 #define OPTS_EVENT_MAX	  (16u * 1024 * 1024)
-#define OPTS_BATCH_US_MAX  10000u /* --batch-us */
+#define OPTS_BATCH_US_MAX 10000u			       /* --batch-us */
 #define OPTS_DURATION_MAX (366ull * 24 * 3600 * 1000000000ull) /* ns, a year */
 
 /* A target's base URL: what precedes /v1/... */

@@ -64,8 +64,7 @@ static int wait_fd(int fd, short events, int64_t deadline_ms)
 	}
 }
 
-static int connect_fd(const struct sockaddr_storage *addr, socklen_t addr_len,
-		      int64_t deadline_ms)
+static int connect_fd(const struct sockaddr_storage *addr, socklen_t addr_len, int64_t deadline_ms)
 {
 	int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int ret, soerr = 0;

@@ -60,15 +60,15 @@ struct report_summary {
 	double cpu_ns_per_chunk;    /* cpu_seconds per chunk; 0 without chunks */
 	uint64_t bytes_in, bytes_out;
 	uint64_t connects;
-	uint64_t users_spawned;  /* users that started */
+	uint64_t users_spawned;	   /* users that started */
 	uint64_t connections_open; /* connections still open when the run ended */
-	uint64_t events;         /* all SSE events */
-	uint64_t cqes;           /* io_uring completions handled */
-	uint64_t loop_waits;     /* shard waits for completions */
-	uint64_t recv_nobufs;    /* recv re-armed: the buffer ring ran dry */
-	bool interrupted;	 /* stopped by SIGINT/SIGTERM */
-	int64_t finished_unix_s; /* wall clock when summarised */
-	char first_error[256];	 /* the engine's first failure sample, or "" */
+	uint64_t events;	   /* all SSE events */
+	uint64_t cqes;		   /* io_uring completions handled */
+	uint64_t loop_waits;	   /* shard waits for completions */
+	uint64_t recv_nobufs;	   /* recv re-armed: the buffer ring ran dry */
+	bool interrupted;	   /* stopped by SIGINT/SIGTERM */
+	int64_t finished_unix_s;   /* wall clock when summarised */
+	char first_error[256];	   /* the engine's first failure sample, or "" */
 	unsigned nr_warnings;
 	char warnings[REPORT_MAX_WARNINGS][REPORT_WARNING_MAX]; /* one line each */
 };

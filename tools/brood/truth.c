@@ -54,7 +54,8 @@ static int load_truth(const char *path, struct truth_table *t, char *err, size_t
 			continue;
 		if (sscanf(line, "%" SCNu64 "\t%" SCNu32 "\t%15s\t%" SCNu64, &e.request_id,
 			   &e.index, kind, &e.send_ns) != 4) {
-			snprintf(err, err_len, "%s: not a brood-mock truth line: %.60s", path, line);
+			snprintf(err, err_len, "%s: not a brood-mock truth line: %.60s", path,
+				 line);
 			fclose(f);
 			return -EINVAL;
 		}

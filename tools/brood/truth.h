@@ -12,14 +12,14 @@
 #include "hist.h"
 
 struct truth_diff {
-	uint64_t truth_events;       /* lines in the truth file */
-	uint64_t requests;           /* trace lines with a numeric request id */
+	uint64_t truth_events;	     /* lines in the truth file */
+	uint64_t requests;	     /* trace lines with a numeric request id */
 	uint64_t requests_unknown;   /* trace lines whose id brood-mock did not give */
 	uint64_t events_matched;     /* received events with a send time */
 	uint64_t events_unmatched;   /* received events the mock never sent */
 	uint64_t events_missing;     /* sent events of traced requests brood never saw */
 	uint64_t events_before_send; /* received before sent: a clock or matching bug */
-	struct hist delay;           /* send -> receive, ns */
+	struct hist delay;	     /* send -> receive, ns */
 };
 
 /* Compares a --trace-chunks trace with a --truth file. Returns 0 or -errno
