@@ -228,11 +228,11 @@ static void set_err(struct shard *s, struct conn *c, enum engine_err e, const ch
 static void set_err_bytes(struct shard *s, struct conn *c, enum engine_err e, const char *what,
 			  const char *p, size_t len)
 {
-	char ex[96];
+	char ex[192];
 
 	if (c->err)
 		return;
-	excerpt(ex, sizeof(ex), p, len < 64 ? len : 64);
+	excerpt(ex, sizeof(ex), p, len < 160 ? len : 160);
 	set_err(s, c, e, "%s: %s", what, ex);
 }
 
