@@ -33,6 +33,7 @@ enum op {
 	OP_SEND,
 	OP_RECV,
 	OP_TRACE,
+	OP_CANCEL,
 };
 
 enum conn_state {
@@ -258,12 +259,23 @@ static void conn_arm_recv(struct shard *s, struct conn *c)
 	c->flags |= CF_RECV_ARMED;
 }
 
+static void cancel_ud(struct shard *s, uint64_t ud, const struct conn *c)
+{
+	struct io_uring_sqe *sqe = get_sqe(s);
+
+	io_uring_prep_cancel64(sqe, ud, 0);
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	io_uring_sqe_set_data64(sqe, ud_pack(OP_CANCEL, c));
+}
+
 /*
- * Forgets the connection: shuts the socket down, which ends the multishot
- * recv and any connect or send in flight on it (they complete, stale, with
- * an error or 0), and closes the slot. Bumps the generation so that late
- * CQEs of the old socket are ignored. O(1), unlike a cancel by descriptor,
- * which scans every request in flight on the ring.
+ * Forgets the connection: cancels its ops in flight by their user_data (a
+ * hash lookup in the kernel; a cancel by descriptor would scan every
+ * request on the ring) and closes the slot. Both run inline, in order, so
+ * the next socket installed in the slot is never touched by them; a
+ * shutdown would not do (it runs in io-wq and finds its file in the slot
+ * only then). Bumps the generation so late CQEs of the old socket are
+ * ignored.
  */
 static void conn_drop(struct shard *s, struct conn *c)
 {
@@ -272,11 +284,12 @@ static void conn_drop(struct shard *s, struct conn *c)
 	if (c->flags & (CF_CONNECTING | CF_CONNECTED)) {
 		struct io_uring_sqe *sqe;
 
-		reserve_sqes(s, 2);
-		sqe = get_sqe(s);
-		io_uring_prep_shutdown(sqe, (int)c->idx, SHUT_RDWR);
-		sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_HARDLINK | IOSQE_CQE_SKIP_SUCCESS;
-		io_uring_sqe_set_data64(sqe, ud_pack(OP_CLOSE, c));
+		if (c->flags & CF_RECV_ARMED)
+			cancel_ud(s, ud_pack(OP_RECV, c), c);
+		if (c->flags & CF_CONNECTING)
+			cancel_ud(s, ud_pack(OP_CONNECT, c), c);
+		if (c->flags & CF_SEND_INFLIGHT)
+			cancel_ud(s, ud_pack(OP_SEND, c), c);
 		sqe = get_sqe(s);
 		io_uring_prep_close_direct(sqe, c->idx);
 		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
@@ -813,6 +826,10 @@ static void on_recv(struct shard *s, struct io_uring_cqe *cqe, struct conn *c, b
 	if (stale) {
 		if (has_buf)
 			buf_recycle(s, bid);
+		/* Still armed on a socket we dropped (its cancel lost a race
+		 * with this completion): cancel it again. */
+		if (more)
+			cancel_ud(s, io_uring_cqe_get_data64(cqe), c);
 		return;
 	}
 	if (!more)
@@ -918,7 +935,7 @@ static void handle_cqe(struct shard *s, struct io_uring_cqe *cqe)
 		on_send(s, c, cqe->res);
 		break;
 	default:
-		break; /* shutdown and close results need no action */
+		break; /* cancel and close results need no action */
 	}
 }
 
@@ -995,7 +1012,7 @@ static void shard_stop(struct shard *s)
 
 		if (c->state == CS_BUSY)
 			CTR_ADD(s, requests_cancelled, 1);
-		/* No shutdowns: the ring's exit closes every socket at once. */
+		/* No cancels: the ring's exit closes every socket at once. */
 		if (c->state == CS_BUSY || c->state == CS_WAITING || c->state == CS_BACKOFF)
 			user_retire(s, c);
 	}
