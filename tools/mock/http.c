@@ -163,16 +163,25 @@ static void answer_no_model(struct mock_worker *w, struct mock_conn *c, const ch
 	answer_error(w, c, 404, "NotFoundError", msg, (size_t)(p - msg));
 }
 
-/* "id", "object", "created" and "model" of a streamed chunk, then "choices":[ */
-static char *put_chunk_start(const struct mock_config *cfg, const struct mock_resp *r, char *p)
+/* {"id":...,"object":...,"created":...,"model":"...  (the model's closing
+ * quote is the caller's); chat_object names the chat kind of object. */
+static char *put_envelope(const struct mock_config *cfg, const struct mock_resp *r, char *p,
+			  const char *chat_object)
 {
 	p = r->chat ? PUT(p, "{\"id\":\"chatcmpl-") : PUT(p, "{\"id\":\"cmpl-");
 	p = gen_u64(p, r->id);
-	p = r->chat ? PUT(p, "\",\"object\":\"chat.completion.chunk\",\"created\":")
-		    : PUT(p, "\",\"object\":\"text_completion\",\"created\":");
+	p = PUT(p, "\",\"object\":\"");
+	p = r->chat ? put(p, chat_object, strlen(chat_object)) : PUT(p, "text_completion");
+	p = PUT(p, "\",\"created\":");
 	p = gen_u64(p, (uint64_t)r->created_s);
 	p = PUT(p, ",\"model\":\"");
-	p = put(p, cfg->model, cfg->model_len);
+	return put(p, cfg->model, cfg->model_len);
+}
+
+/* The envelope of a streamed chunk, then "choices":[ */
+static char *put_chunk_start(const struct mock_config *cfg, const struct mock_resp *r, char *p)
+{
+	p = put_envelope(cfg, r, p, "chat.completion.chunk");
 	return PUT(p, "\",\"choices\":[");
 }
 
@@ -299,13 +308,7 @@ static void stream_produce(struct mock_worker *w, struct mock_conn *c)
 
 static char *put_full_prefix(const struct mock_config *cfg, const struct mock_resp *r, char *p)
 {
-	p = r->chat ? PUT(p, "{\"id\":\"chatcmpl-") : PUT(p, "{\"id\":\"cmpl-");
-	p = gen_u64(p, r->id);
-	p = r->chat ? PUT(p, "\",\"object\":\"chat.completion\",\"created\":")
-		    : PUT(p, "\",\"object\":\"text_completion\",\"created\":");
-	p = gen_u64(p, (uint64_t)r->created_s);
-	p = PUT(p, ",\"model\":\"");
-	p = put(p, cfg->model, cfg->model_len);
+	p = put_envelope(cfg, r, p, "chat.completion");
 	return r->chat ? PUT(p, "\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
 				"\"content\":\"")
 		       : PUT(p, "\",\"choices\":[{\"index\":0,\"text\":\"");
