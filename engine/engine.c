@@ -92,6 +92,9 @@ static void *shard_thread(void *arg)
 	return NULL;
 }
 
+_Static_assert(sizeof(struct engine_counters) % sizeof(uint64_t) == 0,
+	       "engine_counters is summed as an array of uint64_t");
+
 static void counters_add(struct engine_counters *dst, const struct engine_counters *src)
 {
 	const uint64_t *a = (const uint64_t *)src;
@@ -156,11 +159,20 @@ static int check_config(const struct engine_config *cfg, unsigned nr_shards, cha
 	return 0;
 }
 
-static unsigned online_cpus(void)
+/* The CPUs this process may run on (a cpuset or taskset may allow fewer
+ * than are online), in order; returns how many, at least 1. */
+static unsigned allowed_cpus(int cpus[CPU_SETSIZE])
 {
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t set;
+	unsigned n = 0;
 
-	return n > 0 ? (unsigned)n : 1;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		for (int i = 0; i < CPU_SETSIZE; i++)
+			if (CPU_ISSET(i, &set))
+				cpus[n++] = i;
+	if (!n)
+		cpus[n++] = 0;
+	return n;
 }
 
 static void snapshot(struct shard *shards, unsigned n, uint64_t t0_ns, struct engine_progress *p)
@@ -224,7 +236,8 @@ static void watch(struct shard *shards, unsigned n, struct engine_run *run,
 static unsigned launch(struct shard *shards, unsigned n, struct engine_run *run,
 		       const struct engine_config *cfg, char *err, size_t err_len)
 {
-	unsigned cpus = online_cpus();
+	int cpus[CPU_SETSIZE];
+	unsigned nr_cpus = allowed_cpus(cpus);
 	unsigned i;
 
 	for (i = 0; i < n; i++) {
@@ -232,7 +245,7 @@ static unsigned launch(struct shard *shards, unsigned n, struct engine_run *run,
 		int ret;
 
 		s->id = i;
-		s->cpu = (int)(i % cpus);
+		s->cpu = cpus[i % nr_cpus];
 		s->run = run;
 		s->cfg = cfg;
 		s->nr_conns = cfg->nr_users / n + (i < cfg->nr_users % n);
@@ -265,7 +278,8 @@ static void release(struct engine_run *run, int go)
 int engine_run(const struct engine_config *cfg, struct engine_result *res,
 	       engine_progress_fn progress, void *arg, char *err, size_t err_len)
 {
-	unsigned n = cfg->nr_shards ? cfg->nr_shards : online_cpus();
+	int cpus[CPU_SETSIZE];
+	unsigned n = cfg->nr_shards ? cfg->nr_shards : allowed_cpus(cpus);
 	struct engine_run run;
 	struct shard *shards;
 	uint64_t t_done_ns = 0;

@@ -34,7 +34,7 @@ struct engine_config {
 	uint64_t run_time_ns;	   /* 0 = no limit */
 	uint64_t max_requests;	   /* stop after this many requests finish; 0 = no limit */
 	uint64_t timeout_ns;	   /* whole-request limit; 0 = none */
-	unsigned nr_shards;	   /* threads/rings; 0 = online cores */
+	unsigned nr_shards;	   /* threads/rings; 0 = one per CPU we may use */
 	bool stream;		   /* requests ask for SSE streaming */
 	uint32_t max_event_bytes;  /* largest SSE event/response head kept per connection */
 	uint32_t input_tokens;	   /* prompt tokens per request, for input tokens/s */

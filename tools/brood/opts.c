@@ -69,7 +69,7 @@ static const struct flag flags[] = {
 	{ "api-key", 'k', "KEY", "$API_KEY",
 	  "sent as 'Authorization: Bearer KEY' (default $OPENAI_API_KEY)" },
 	{ "shards", OPT_SHARDS, "N", "4",
-	  "engine threads, 0..256 (default 0: one per online core)" },
+	  "engine threads, 0..256 (default 0: one per CPU brood may use)" },
 	{ "json", OPT_JSON, "FILE", "results.json", "write all results as JSON" },
 	{ "summary-file", OPT_SUMMARY_FILE, "FILE", "results.csv",
 	  "append one CSV row per run (header when new)" },
