@@ -859,6 +859,13 @@ static void on_recv(struct shard *s, struct io_uring_cqe *cqe, struct conn *c, b
 static void on_connect(struct shard *s, struct conn *c, int res)
 {
 	c->flags &= ~CF_CONNECTING;
+	if (res == -EADDRNOTAVAIL) {
+		request_fail(s, c, ENGINE_ERR_CONNECT,
+			     "out of source ports for this target: spread the users over more -H "
+			     "addresses (each allows ~28,000 connections)",
+			     0);
+		return;
+	}
 	if (res < 0) {
 		request_fail(s, c, ENGINE_ERR_CONNECT, res == -ECANCELED ? "socket" : "connect",
 			     res == -ECANCELED ? 0 : res);
