@@ -161,6 +161,21 @@ static void test_stream_flags(void **state)
 	assert_true(o.stream); /* the last one wins */
 }
 
+static void test_ignore_eos_and_batch(void **state)
+{
+	struct brood_opts o;
+
+	(void)state;
+	assert_int_equal(parse(&o, NULL), 0);
+	assert_true(o.ignore_eos);
+	assert_int_equal(o.batch_us, 0);
+	assert_int_equal(parse(&o, "--no-ignore-eos", "--batch-us", "250", NULL), 0);
+	assert_false(o.ignore_eos);
+	assert_int_equal(o.batch_us, 250);
+	assert_int_equal(parse(&o, "--batch-us", "10001", NULL), -EINVAL);
+	assert_non_null(strstr(err, "--batch-us"));
+}
+
 static void test_hosts_accumulate(void **state)
 {
 	struct brood_opts o;
@@ -281,7 +296,8 @@ static void test_help(void **state)
 				"--requests\0--prompt-tokens\0--prompt-text\0--max-tokens\0"
 				"--stream\0--no-stream\0--api-key\0--shards\0--json\0"
 				"--summary-file\0--timeout\0--trace\0--trace-chunks\0"
-				"--max-event-bytes\0--quiet\0--seed\0--help\0";
+				"--max-event-bytes\0--quiet\0--seed\0--help\0--no-ignore-eos\0"
+				"--batch-us\0";
 	     *flag; flag += strlen(flag) + 1)
 		assert_non_null(strstr(buf, flag));
 	assert_non_null(strstr(buf, "-H, --host"));
@@ -519,6 +535,7 @@ int main(void)
 		cmocka_unit_test_setup(test_short_flags, setup),
 		cmocka_unit_test_setup(test_long_flags, setup),
 		cmocka_unit_test_setup(test_stream_flags, setup),
+		cmocka_unit_test_setup(test_ignore_eos_and_batch, setup),
 		cmocka_unit_test_setup(test_hosts_accumulate, setup),
 		cmocka_unit_test_setup(test_prompt_text, setup),
 		cmocka_unit_test_setup(test_api_key_env, setup),

@@ -22,6 +22,7 @@ static void opts_for(struct brood_opts *o, const char *url)
 
 	memset(o, 0, sizeof(*o));
 	o->stream = true;
+	o->ignore_eos = true;
 	o->max_tokens = 4;
 	o->prompt_tokens = 16;
 	if (url_parse(url, &o->urls[0], err, sizeof(err)))
@@ -220,6 +221,23 @@ static void test_exact_chat_no_stream(void **state)
 	o.prompt_text_len = 2;
 	assert_int_equal(request_build(&o, &o.urls[0], &req, &len), 0);
 	assert_string_equal(req, want);
+	check_framing(req, len);
+	free(req);
+}
+
+/* --no-ignore-eos: nothing a strict API would reject. */
+static void test_no_ignore_eos(void **state)
+{
+	struct brood_opts o;
+	char *req;
+	size_t len;
+
+	(void)state;
+	opts_for(&o, "http://127.0.0.1:8000");
+	o.ignore_eos = false;
+	assert_int_equal(request_build(&o, &o.urls[0], &req, &len), 0);
+	assert_null(strstr(req, "ignore_eos"));
+	assert_non_null(strstr(req, "\"include_usage\":true}}"));
 	check_framing(req, len);
 	free(req);
 }
@@ -426,6 +444,7 @@ int main(void)
 		cmocka_unit_test(test_escape_round_trip),
 		cmocka_unit_test(test_exact_completions),
 		cmocka_unit_test(test_exact_chat_no_stream),
+		cmocka_unit_test(test_no_ignore_eos),
 		cmocka_unit_test(test_host_header),
 		cmocka_unit_test(test_chat_vs_completions),
 		cmocka_unit_test(test_content_length_synthetic),

@@ -31,6 +31,7 @@ enum {
 	OPT_PROMPT_TEXT,
 	OPT_STREAM,
 	OPT_NO_STREAM,
+	OPT_NO_IGNORE_EOS,
 	OPT_SHARDS,
 	OPT_JSON,
 	OPT_SUMMARY_FILE,
@@ -66,6 +67,8 @@ static const struct flag flags[] = {
 	{ "max-tokens", 'o', "N", "128", "tokens to generate per request (default 128)" },
 	{ "stream", OPT_STREAM, NULL, NULL, "stream with SSE (the default; as in llm_bench)" },
 	{ "no-stream", OPT_NO_STREAM, NULL, NULL, "whole responses: no TTFT or ITL" },
+	{ "no-ignore-eos", OPT_NO_IGNORE_EOS, NULL, NULL,
+	  "don't send ignore_eos (for APIs that reject unknown fields)" },
 	{ "api-key", 'k', "KEY", "$API_KEY",
 	  "sent as 'Authorization: Bearer KEY' (default $OPENAI_API_KEY)" },
 	{ "shards", OPT_SHARDS, "N", "4",
@@ -573,6 +576,7 @@ static void set_defaults(struct brood_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->stream = true;
+	o->ignore_eos = true;
 	o->users = DEFAULT_USERS;
 	o->prompt_tokens = DEFAULT_PROMPT_TOKENS;
 	o->max_tokens = DEFAULT_MAX_TOKENS;
@@ -675,6 +679,9 @@ static int apply(struct brood_opts *o, const struct flag *f, const char *arg,
 		return 0;
 	case OPT_NO_STREAM:
 		o->stream = false;
+		return 0;
+	case OPT_NO_IGNORE_EOS:
+		o->ignore_eos = false;
 		return 0;
 	case 'k':
 		if (!*arg || has_control(arg)) {

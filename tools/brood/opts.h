@@ -44,6 +44,7 @@ struct brood_opts {
 	char model[OPTS_MODEL_MAX];	     /* -m; "" = none given (ask /v1/models) */
 	bool chat;			     /* --chat: /v1/chat/completions */
 	bool stream;			     /* true unless --no-stream */
+	bool ignore_eos;		     /* send "ignore_eos": true; off with --no-ignore-eos */
 	unsigned users;			     /* -u, 1..OPTS_USERS_MAX */
 	double spawn_rate;		     /* -r, users/s; 0 = all at once */
 	uint64_t run_time_ns;		     /* -t; 0 = until Ctrl-C (or -n) */

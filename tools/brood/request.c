@@ -212,7 +212,10 @@ int request_build_body(const struct brood_opts *o, char **out, size_t *out_len)
 		  o->stream ? "true" : "false");
 	if (o->stream)
 		sbuf_adds(&b, ",\"stream_options\":{\"include_usage\":true}");
-	sbuf_adds(&b, ",\"ignore_eos\":true}");
+	/* vLLM, SGLang and TGI then generate exactly max_tokens. */
+	if (o->ignore_eos)
+		sbuf_adds(&b, ",\"ignore_eos\":true");
+	sbuf_adds(&b, "}");
 	free(synth);
 	return sbuf_take(&b, out, out_len);
 }
