@@ -200,6 +200,71 @@ static void test_wrong_model_is_measured(void **state)
 	free(doc);
 }
 
+/* Requests in a truth file (lines of event 0). */
+static int truth_requests(const char *path)
+{
+	char *t = slurp(path);
+	int n = 0;
+
+	assert_non_null(t);
+	for (char *line = strtok(t, "\n"); line; line = strtok(NULL, "\n"))
+		if (line[0] != '#' && strstr(line, "\t0\t"))
+			n++;
+	free(t);
+	return n;
+}
+
+/* Users are spread over the -H targets: two mocks share the requests. */
+static void test_users_spread_over_targets(void **state)
+{
+	(void)state;
+	struct fixture f;
+	struct mock m2;
+	char dir[64], hosts[160];
+
+	tmpdir_make(dir, sizeof(dir));
+	PATH(truth1, dir, "truth1.tsv");
+	PATH(truth2, dir, "truth2.tsv");
+	const char *margs1[] = { "--ttft-ms", "1", "--itl-ms", "1", "--truth", truth1, NULL };
+	const char *margs2[] = { "--ttft-ms", "1", "--itl-ms", "1", "--truth", truth2, NULL };
+	fixture_start(&f, margs1);
+	assert_int_equal(mock_start(&m2, mock_bin, margs2), 0);
+	snprintf(hosts, sizeof(hosts), "%s,http://127.0.0.1:%d", f.url, m2.port);
+	const char *argv[] = { brood_bin, "run", "-H", hosts, "-m",	"brood-mock", "-u", "4",
+			       "-n",	  "40",	 "-o", "4",   "--json", f.json,	      "-q", NULL };
+	assert_int_equal(run_cmd(argv, f.out, f.err, 60), 0);
+	assert_int_equal(mock_stop(&f.m), 0);
+	assert_int_equal(mock_stop(&m2), 0);
+
+	char *doc = slurp(f.json);
+	assert_non_null(doc);
+	assert_int_equal((int)summary_num(doc, "requests_ok", NULL), 40);
+	free(doc);
+	int n1 = truth_requests(truth1), n2 = truth_requests(truth2);
+	assert_int_equal(n1 + n2, 40);
+	assert_true(n1 >= 10 && n2 >= 10); /* two users each */
+}
+
+/* More users per shard than one ring's descriptor table holds: one line
+ * naming the fix, before any load. */
+static void test_too_many_users_per_shard(void **state)
+{
+	(void)state;
+	struct fixture f;
+
+	fixture_start(&f, NULL);
+	const char *argv[] = { brood_bin, "run",      "-H", f.url, "-m", "brood-mock", "-u",
+			       "1000000", "--shards", "1",  "-n",  "1",	 NULL };
+	int rc = run_cmd(argv, f.out, f.err, 60);
+	mock_stop(&f.m);
+	assert_int_equal(rc, 1);
+	char *e = slurp(f.err);
+	assert_non_null(e);
+	assert_non_null(strstr(e, "use --shards"));
+	assert_ptr_equal(strchr(e, '\n'), e + strlen(e) - 1);
+	free(e);
+}
+
 /* Nothing listens: one clear line, a non-zero exit, no load. */
 static void test_unreachable_host(void **state)
 {
@@ -297,6 +362,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_trace_every_request_once),
 		cmocka_unit_test(test_no_stream_completions),
 		cmocka_unit_test(test_wrong_model_is_measured),
+		cmocka_unit_test(test_users_spread_over_targets),
+		cmocka_unit_test(test_too_many_users_per_shard),
 		cmocka_unit_test(test_unreachable_host),
 		cmocka_unit_test(test_sigint_keeps_results),
 		cmocka_unit_test(test_server_dies),
