@@ -3,7 +3,7 @@
 #
 #   bench/e2e.sh -u USERS [-T TTFT_MS] [-I ITL_MS] [-o TOKENS] [-t SECONDS]
 #                [-s SHARDS] [-m MOCK_THREADS] [-r SPAWN_RATE] [-k TOKENS_PER_CHUNK]
-#                [-b BATCH_US]
+#                [-b BATCH_US] [-P (no pinning)]
 #
 # Two passes with the same load:
 #   1. plain: the generator's CPU per content chunk, users held, failures;
@@ -14,12 +14,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-users=1000 ttft=200 itl=250 tokens=64 secs=30 shards=0 mthreads=0 rate=0 tpc=1 batch=0
-while getopts "u:T:I:o:t:s:m:r:k:b:" opt; do
+users=1000 ttft=200 itl=250 tokens=64 secs=30 shards=0 mthreads=0 rate=0 tpc=1 batch=0 nopin=0
+while getopts "u:T:I:o:t:s:m:r:k:b:P" opt; do
 	case $opt in
 	u) users=$OPTARG ;; T) ttft=$OPTARG ;; I) itl=$OPTARG ;; o) tokens=$OPTARG ;;
 	t) secs=$OPTARG ;; s) shards=$OPTARG ;; m) mthreads=$OPTARG ;; r) rate=$OPTARG ;;
-	k) tpc=$OPTARG ;; b) batch=$OPTARG ;;
+	k) tpc=$OPTARG ;; b) batch=$OPTARG ;; P) nopin=1 ;;
 	*) echo "usage: see the top of $0" >&2; exit 2 ;;
 	esac
 done
@@ -66,6 +66,7 @@ run_brood() {
 	local sargs=()
 	[ "$shards" != 0 ] && sargs=(--shards "$shards")
 	[ "$batch" != 0 ] && sargs+=(--batch-us "$batch")
+	[ "$nopin" != 0 ] && sargs+=(--no-pin)
 	"$bin/brood/brood" run -H "$hosts" -m brood-mock --chat -u "$users" -r "$rate" \
 		-t "${secs}s" -p 128 -o "$tokens" -q "${sargs[@]}" "$@" >"$out/brood.out" 2>"$out/brood.err" ||
 		{ cat "$out/brood.err" >&2; exit 1; }

@@ -245,7 +245,7 @@ static unsigned launch(struct shard *shards, unsigned n, struct engine_run *run,
 		int ret;
 
 		s->id = i;
-		s->cpu = cpus[i % nr_cpus];
+		s->cpu = cfg->no_pin ? -1 : cpus[i % nr_cpus];
 		s->run = run;
 		s->cfg = cfg;
 		s->nr_conns = cfg->nr_users / n + (i < cfg->nr_users % n);

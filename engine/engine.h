@@ -38,6 +38,7 @@ struct engine_config {
 	bool stream;		   /* requests ask for SSE streaming */
 	uint32_t max_event_bytes;  /* largest SSE event/response head kept per connection */
 	uint32_t input_tokens;	   /* prompt tokens per request, for input tokens/s */
+	bool no_pin;		   /* leave shard threads to the scheduler */
 	uint32_t batch_us;	   /* a wake waits up to this long for more completions; 0 = none */
 	const char *trace_path;	   /* per-request JSON lines, or NULL */
 	bool trace_chunks;	   /* trace holds every event's receive time */

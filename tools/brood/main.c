@@ -163,6 +163,7 @@ static void fill_config(const struct brood_opts *o, struct engine_config *cfg)
 	cfg->stream = o->stream;
 	cfg->max_event_bytes = o->max_event_bytes;
 	cfg->batch_us = o->batch_us;
+	cfg->no_pin = o->no_pin;
 	cfg->input_tokens = request_prompt_tokens(o);
 	cfg->trace_path = o->trace_path;
 	cfg->trace_chunks = o->trace_chunks;

@@ -41,6 +41,7 @@ enum {
 	OPT_MAX_EVENT_BYTES,
 	OPT_SEED,
 	OPT_BATCH_US,
+	OPT_NO_PIN,
 };
 
 struct flag {
@@ -82,6 +83,8 @@ static const struct flag flags[] = {
 	  "add every event's receive time to --trace" },
 	{ "max-event-bytes", OPT_MAX_EVENT_BYTES, "N", "4096",
 	  "largest SSE event or response head, 256..16777216 (default 4096)" },
+	{ "no-pin", OPT_NO_PIN, NULL, NULL,
+	  "don't pin shards to CPUs (when brood shares the machine with busy processes)" },
 	{ "batch-us", OPT_BATCH_US, "N", "100",
 	  "let completions gather up to N us per wake: less CPU, times up to N us late (default "
 	  "0)" },
@@ -713,6 +716,9 @@ static int apply(struct brood_opts *o, const struct flag *f, const char *arg,
 		ret = number(f, arg, OPTS_EVENT_MIN, OPTS_EVENT_MAX, &v, err, err_len);
 		o->max_event_bytes = (uint32_t)v;
 		return ret;
+	case OPT_NO_PIN:
+		o->no_pin = true;
+		return 0;
 	case OPT_BATCH_US:
 		ret = number(f, arg, 0, OPTS_BATCH_US_MAX, &v, err, err_len);
 		o->batch_us = (uint32_t)v;

@@ -62,6 +62,7 @@ struct brood_opts {
 	const char *trace_path;		     /* --trace, or NULL */
 	bool trace_chunks;		     /* --trace-chunks (needs --trace) */
 	uint32_t max_event_bytes;	     /* --max-event-bytes */
+	bool no_pin;			     /* --no-pin: shards float between CPUs */
 	uint32_t batch_us;		     /* --batch-us: completions gather this long */
 	bool quiet;			     /* -q */
 	uint64_t seed;			     /* --seed: varies the synthetic prompt */

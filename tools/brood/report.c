@@ -359,6 +359,7 @@ static void json_config(struct sbuf *b, const struct brood_opts *o)
 	sbuf_addf(b, "    \"max_event_bytes\": %u,\n", o->max_event_bytes);
 	sbuf_addf(b, "    \"ignore_eos\": %s,\n", o->ignore_eos ? "true" : "false");
 	sbuf_addf(b, "    \"batch_us\": %u,\n", o->batch_us);
+	sbuf_addf(b, "    \"pin\": %s,\n", o->no_pin ? "false" : "true");
 	sbuf_addf(b, "    \"quiet\": %s,\n", o->quiet ? "true" : "false");
 	sbuf_addf(b, "    \"seed\": %" PRIu64 "\n  }\n", o->seed);
 }
