@@ -1163,10 +1163,17 @@ static int setup_ring(struct shard *s)
 	 * instead of interrupting it at random points. CQSIZE: multishot recv
 	 * posts many CQEs per SQE, so the CQ is sized for the users. */
 	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE;
+	/* The kernel's largest CQ is 65,536 entries (CLAMP caps a bigger
+	 * request there); completions beyond it wait in the kernel's overflow
+	 * list (FEAT_NODROP), they are not lost. */
+	p.flags |= IORING_SETUP_CLAMP;
 	p.cq_entries = pow2_at_least(4ull * s->nr_conns < 4096 ? 4096 : 4ull * s->nr_conns);
+	if (p.cq_entries > 65536)
+		p.cq_entries = 65536;
 	ret = io_uring_queue_init_params(4096, &s->ring, &p);
 	if (ret < 0) {
-		snprintf(s->err, sizeof(s->err), "io_uring setup failed: %s (needs Linux 6.1+)",
+		snprintf(s->err, sizeof(s->err),
+			 "io_uring setup failed: %s (brood needs Linux 6.1+ with io_uring enabled)",
 			 strerror(-ret));
 		return ret;
 	}
