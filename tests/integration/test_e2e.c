@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -265,6 +266,36 @@ static void test_too_many_users_per_shard(void **state)
 	free(e);
 }
 
+/* 17,000 users on one shard, all connected at once: more than 16,384 per
+ * ring (whose CQ must then be clamped to the kernel's maximum) and in one
+ * process, whatever RLIMIT_NOFILE's soft limit says. */
+static void test_many_users_one_shard(void **state)
+{
+	(void)state;
+	struct rlimit rl;
+	struct fixture f;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_max < 17000 + 64)
+		skip(); /* one ring's table is capped by the hard limit */
+	const char *margs[] = {
+		"--ttft-ms", "2000", "--itl-ms", "0", "--max-conns", "18000", NULL
+	};
+	fixture_start(&f, margs);
+	const char *argv[] = { brood_bin, "run",   "-H", f.url,	  "-m",	      "brood-mock",
+			       "-u",	  "17000", "-r", "10000", "-n",	      "17000",
+			       "-o",	  "1",	   "-p", "8",	  "--shards", "1",
+			       "--json",  f.json,  "-q", NULL };
+	assert_int_equal(run_cmd(argv, f.out, f.err, 120), 0);
+	mock_stop(&f.m);
+
+	char *doc = slurp(f.json);
+	assert_non_null(doc);
+	assert_int_equal((int)summary_num(doc, "requests_ok", NULL), 17000);
+	const char *open_at_end[] = { "generator", "connections_open", NULL };
+	assert_int_equal((int)json_num(doc, open_at_end), 17000);
+	free(doc);
+}
+
 /* Nothing listens: one clear line, a non-zero exit, no load. */
 static void test_unreachable_host(void **state)
 {
@@ -364,6 +395,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_wrong_model_is_measured),
 		cmocka_unit_test(test_users_spread_over_targets),
 		cmocka_unit_test(test_too_many_users_per_shard),
+		cmocka_unit_test(test_many_users_one_shard),
 		cmocka_unit_test(test_unreachable_host),
 		cmocka_unit_test(test_sigint_keeps_results),
 		cmocka_unit_test(test_server_dies),
