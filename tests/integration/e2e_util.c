@@ -26,6 +26,33 @@ static long now_ms(void)
 	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+#define MAX_LIVE_MOCKS 8
+
+static pid_t live[MAX_LIVE_MOCKS]; /* mocks started and not yet stopped */
+
+static void live_set(pid_t old, pid_t now)
+{
+	for (int i = 0; i < MAX_LIVE_MOCKS; i++) {
+		if (live[i] == old) {
+			live[i] = now;
+			return;
+		}
+	}
+}
+
+int mocks_reap(void **state)
+{
+	(void)state;
+	for (int i = 0; i < MAX_LIVE_MOCKS; i++) {
+		if (live[i] > 0) {
+			kill(live[i], SIGKILL);
+			waitpid(live[i], NULL, 0);
+			live[i] = 0;
+		}
+	}
+	return 0;
+}
+
 int mock_start(struct mock *m, const char *bin, const char *const *args)
 {
 	const char *argv[64];
@@ -51,6 +78,7 @@ int mock_start(struct mock *m, const char *bin, const char *const *args)
 		_exit(127);
 	}
 	close(pipefd[1]);
+	live_set(0, m->pid);
 	m->port = 0;
 	while (now_ms() < deadline && len < sizeof(line) - 1) {
 		struct pollfd p = { .fd = pipefd[0], .events = POLLIN };
@@ -75,6 +103,7 @@ int mock_start(struct mock *m, const char *bin, const char *const *args)
 	if (m->port <= 0) {
 		kill(m->pid, SIGKILL);
 		waitpid(m->pid, NULL, 0);
+		live_set(m->pid, 0);
 		return -1;
 	}
 	return 0;
@@ -115,6 +144,7 @@ int mock_stop(struct mock *m)
 		return -1;
 	kill(m->pid, SIGTERM);
 	int ret = wait_bounded(m->pid, 10, -1);
+	live_set(m->pid, 0);
 	m->pid = 0;
 	return ret;
 }

@@ -21,6 +21,10 @@ int mock_start(struct mock *m, const char *bin, const char *const *args);
 /* SIGTERM, then waits; returns the exit status (or -1). */
 int mock_stop(struct mock *m);
 
+/* SIGKILLs and reaps every mock still running: a cmocka teardown, so that a
+ * failed assertion (which skips the test's own mock_stop) leaves nothing. */
+int mocks_reap(void **state);
+
 /* Runs argv (NULL-terminated) with stdout and stderr to files, killing it
  * after timeout_s. Returns the exit status, 128+signal, or -1. */
 int run_cmd(const char *const *argv, const char *out_path, const char *err_path, int timeout_s);

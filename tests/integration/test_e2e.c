@@ -373,7 +373,7 @@ static void test_server_dies(void **state)
 	}
 	assert_int_equal(run_cmd(argv, f.out, f.err, 60), 0);
 	waitpid(pid, NULL, 0);
-	waitpid(f.m.pid, NULL, 0);
+	mock_stop(&f.m); /* reaps the killed mock */
 
 	char *doc = slurp(f.json);
 	assert_non_null(doc);
@@ -389,16 +389,16 @@ static void test_server_dies(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_stream_matches_truth),
-		cmocka_unit_test(test_trace_every_request_once),
-		cmocka_unit_test(test_no_stream_completions),
-		cmocka_unit_test(test_wrong_model_is_measured),
-		cmocka_unit_test(test_users_spread_over_targets),
-		cmocka_unit_test(test_too_many_users_per_shard),
-		cmocka_unit_test(test_many_users_one_shard),
-		cmocka_unit_test(test_unreachable_host),
-		cmocka_unit_test(test_sigint_keeps_results),
-		cmocka_unit_test(test_server_dies),
+		cmocka_unit_test_teardown(test_stream_matches_truth, mocks_reap),
+		cmocka_unit_test_teardown(test_trace_every_request_once, mocks_reap),
+		cmocka_unit_test_teardown(test_no_stream_completions, mocks_reap),
+		cmocka_unit_test_teardown(test_wrong_model_is_measured, mocks_reap),
+		cmocka_unit_test_teardown(test_users_spread_over_targets, mocks_reap),
+		cmocka_unit_test_teardown(test_too_many_users_per_shard, mocks_reap),
+		cmocka_unit_test_teardown(test_many_users_one_shard, mocks_reap),
+		cmocka_unit_test_teardown(test_unreachable_host, mocks_reap),
+		cmocka_unit_test_teardown(test_sigint_keeps_results, mocks_reap),
+		cmocka_unit_test_teardown(test_server_dies, mocks_reap),
 	};
 
 	if (argc < 3) {
