@@ -297,7 +297,6 @@ int engine_run(const struct engine_config *cfg, struct engine_result *res,
 		return ret;
 
 	memset(&run, 0, sizeof(run));
-	run.cfg = cfg;
 	run.nr_shards = n;
 	run.budget = cfg->max_requests ? (int64_t)cfg->max_requests : INT64_MAX;
 	run.t_end_ns = UINT64_MAX;

@@ -35,7 +35,6 @@ struct engine_config {
 	uint64_t max_requests;	   /* stop after this many requests finish; 0 = no limit */
 	uint64_t timeout_ns;	   /* whole-request limit; 0 = none */
 	unsigned nr_shards;	   /* threads/rings; 0 = one per CPU we may use */
-	bool stream;		   /* requests ask for SSE streaming */
 	uint32_t max_event_bytes;  /* largest SSE event/response head kept per connection */
 	uint32_t input_tokens;	   /* prompt tokens per request, for input tokens/s */
 	bool no_pin;		   /* leave shard threads to the scheduler */
@@ -66,9 +65,9 @@ struct engine_counters {
 	uint64_t requests_failed;
 	uint64_t requests_cancelled; /* in flight when the run ended */
 	uint64_t errors[ENGINE_NR_ERR];
-	uint64_t status[6];	 /* responses by status class: [2] = 2xx ... [5] = 5xx */
-	uint64_t chunks;	 /* SSE events that carried content */
-	uint64_t events;	 /* all SSE events */
+	uint64_t status[6]; /* final responses by class: [2] = 2xx ... [5] = 5xx, [0] = 6xx-9xx */
+	uint64_t chunks;    /* SSE events that carried content */
+	uint64_t events;    /* all SSE events */
 	uint64_t output_tokens;	 /* of ok requests */
 	uint64_t usage_requests; /* ok requests whose count came from usage */
 	uint64_t input_tokens;	 /* of ok requests */
@@ -76,7 +75,7 @@ struct engine_counters {
 	uint64_t bytes_out;
 	uint64_t connects;	/* connections opened */
 	uint64_t disconnects;	/* connections closed, by us or the server */
-	uint64_t users_active;	/* users spawned so far */
+	uint64_t users_spawned; /* users spawned so far */
 	uint64_t trace_dropped; /* trace lines lost (writer fell behind) */
 	uint64_t recv_nobufs;	/* multishot recv re-armed after -ENOBUFS */
 	uint64_t loop_waits;	/* shard loop iterations (waits for CQEs) */

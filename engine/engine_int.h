@@ -16,7 +16,6 @@
 
 /* State every shard reads; written by the main thread before the start. */
 struct engine_run {
-	const struct engine_config *cfg;
 	unsigned nr_shards;
 	uint64_t t0_ns;	    /* the run's start: user 0 spawns here */
 	uint64_t t_end_ns;  /* run-time deadline; UINT64_MAX when none */

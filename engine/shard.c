@@ -59,8 +59,7 @@ enum {
 	CF_KEEP_ALIVE = 1 << 5,
 	CF_SSE = 1 << 6,
 	CF_HAS_USAGE = 1 << 7,
-	CF_SAW_DONE = 1 << 8,
-	CF_OVERFLOW = 1 << 9, /* a non-SSE body outgrew the spill buffer */
+	CF_OVERFLOW = 1 << 8, /* a non-SSE body outgrew the spill buffer */
 };
 
 #define BGID		0
@@ -398,7 +397,7 @@ static void user_next(struct shard *s, struct conn *c)
 static void user_spawn(struct shard *s, struct conn *c)
 {
 	s->live++;
-	CTR_ADD(s, users_active, 1);
+	CTR_ADD(s, users_spawned, 1);
 	user_next(s, c);
 }
 
@@ -501,9 +500,7 @@ static void on_event(struct shard *s, struct conn *c, const struct sse_event *ev
 		c->event_ns[c->events] = s->now_ns;
 	c->events++;
 	CTR_ADD(s, events, 1);
-	if (ev->done)
-		c->flags |= CF_SAW_DONE;
-	else
+	if (!ev->done)
 		on_json(s, c, ev->data, ev->data_len, "malformed JSON in SSE event");
 }
 

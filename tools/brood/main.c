@@ -73,7 +73,7 @@ static void on_progress(const struct engine_progress *p, void *arg)
 		if (st->run_time_ns)
 			fprintf(st->out, "/%.0fs", (double)st->run_time_ns / 1e9);
 		fprintf(st->out, "] users %llu/%u  rps %.1f  chunks/s %.0f  ok %llu  failed %llu%s",
-			(unsigned long long)p->c.users_active, st->users,
+			(unsigned long long)p->c.users_spawned, st->users,
 			(double)(done - st->last_done) / dt,
 			(double)(p->c.chunks - st->last_chunks) / dt,
 			(unsigned long long)p->c.requests_ok, (unsigned long long)failed,
@@ -160,7 +160,6 @@ static void fill_config(const struct brood_opts *o, struct engine_config *cfg)
 	cfg->max_requests = o->max_requests;
 	cfg->timeout_ns = o->timeout_ns;
 	cfg->nr_shards = o->nr_shards;
-	cfg->stream = o->stream;
 	cfg->max_event_bytes = o->max_event_bytes;
 	cfg->batch_us = o->batch_us;
 	cfg->no_pin = o->no_pin;

@@ -140,7 +140,8 @@ void report_summarize(const struct engine_result *res, const struct brood_opts *
 	s->bytes_in = c->bytes_in;
 	s->bytes_out = c->bytes_out;
 	s->connects = c->connects;
-	s->users_spawned = c->users_active;
+	memcpy(s->responses, c->status, sizeof(s->responses));
+	s->users_spawned = c->users_spawned;
 	s->connections_open = c->connects - c->disconnects;
 	s->events = c->events;
 	s->cqes = c->cqes;
@@ -274,7 +275,10 @@ static void json_summary(struct sbuf *b, const struct report_summary *s)
 		sbuf_add_json_str(b, name, strlen(name));
 		sbuf_addf(b, ": %" PRIu64, s->errors[i]);
 	}
-	sbuf_adds(b, "},\n");
+	sbuf_adds(b, "},\n    \"responses\": {");
+	for (int i = 2; i < 6; i++)
+		sbuf_addf(b, "\"%dxx\": %" PRIu64 ", ", i, s->responses[i]);
+	sbuf_addf(b, "\"other\": %" PRIu64 "},\n", s->responses[0]);
 	json_kv_num(b, "elapsed_s", s->elapsed_s, false);
 	sbuf_addf(b, "    \"users\": %u,\n", s->nr_users);
 	json_kv_num(b, "rps", s->rps, false);

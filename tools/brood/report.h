@@ -37,6 +37,7 @@ struct report_summary {
 	uint64_t requests_ok;
 	uint64_t requests_failed;
 	uint64_t requests_cancelled;	     /* in flight when the run ended */
+	uint64_t responses[6];		     /* final responses by status class, as engine counts */
 	uint64_t errors[ENGINE_NR_ERR];	     /* failed requests by class */
 	double elapsed_s;		     /* first user's start to the end */
 	unsigned nr_users;		     /* users of the run */
