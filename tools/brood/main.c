@@ -64,7 +64,6 @@ static void on_progress(const struct engine_progress *p, void *arg)
 	uint64_t done = p->c.requests_ok + p->c.requests_failed;
 	double dt = (double)(p->elapsed_ns - st->last_ns) / 1e9;
 	double secs = (double)p->elapsed_ns / 1e9;
-	uint64_t failed = p->c.requests_failed;
 
 	if (dt <= 0)
 		return;
@@ -76,8 +75,8 @@ static void on_progress(const struct engine_progress *p, void *arg)
 			(unsigned long long)p->c.users_spawned, st->users,
 			(double)(done - st->last_done) / dt,
 			(double)(p->c.chunks - st->last_chunks) / dt,
-			(unsigned long long)p->c.requests_ok, (unsigned long long)failed,
-			st->tty ? "" : "\n");
+			(unsigned long long)p->c.requests_ok,
+			(unsigned long long)p->c.requests_failed, st->tty ? "" : "\n");
 		fflush(st->out);
 	}
 	st->last_ns = p->elapsed_ns;
