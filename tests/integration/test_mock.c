@@ -51,6 +51,7 @@ struct stream_seen {
 	uint64_t sent_ns;	/* CLOCK_MONOTONIC just before the request was written */
 	unsigned nr_events;	/* role, content..., usage, [DONE] */
 	char kinds[MAX_EVENTS]; /* 'r', 'c', 'u', 'd' */
+	unsigned tokens[MAX_EVENTS]; /* content events: tokens received */
 };
 
 static struct {
@@ -362,6 +363,7 @@ static void check_stream(const struct reply *r, bool chat, unsigned max_tokens, 
 		} else {
 			assert_null(je.finish_reason);
 		}
+		seen->tokens[seen->nr_events] = count_tokens(je.text, je.text_len);
 		seen->kinds[seen->nr_events++] = 'c';
 	}
 	assert_true(done);
@@ -525,6 +527,7 @@ struct truth_line {
 	unsigned ev;
 	char kind; /* first letter */
 	uint64_t ns;
+	unsigned tokens; /* content lines: tokens of the event */
 };
 
 static unsigned read_truth(struct truth_line *lines, unsigned cap)
@@ -535,14 +538,16 @@ static unsigned read_truth(struct truth_line *lines, unsigned cap)
 
 	assert_non_null(f);
 	assert_non_null(fgets(buf, sizeof(buf), f));
-	assert_string_equal(buf, "# request_id event_index kind send_ns\n");
+	assert_string_equal(buf, "# request_id event_index kind send_ns [tokens]\n");
 	while (fgets(buf, sizeof(buf), f)) {
 		char kind[16];
+		int got;
 
 		assert_true(n < cap);
-		assert_int_equal(sscanf(buf, "%" SCNu64 "\t%u\t%15s\t%" SCNu64, &lines[n].id,
-					&lines[n].ev, kind, &lines[n].ns),
-				 4);
+		got = sscanf(buf, "%" SCNu64 "\t%u\t%15s\t%" SCNu64 "\t%u", &lines[n].id,
+			     &lines[n].ev, kind, &lines[n].ns, &lines[n].tokens);
+		/* content lines, and only they, carry a token count */
+		assert_int_equal(got, strcmp(kind, "content") ? 4 : 5);
 		assert_true(!strcmp(kind, "role") || !strcmp(kind, "content") ||
 			    !strcmp(kind, "usage") || !strcmp(kind, "done"));
 		lines[n++].kind = kind[0];
@@ -572,8 +577,10 @@ static void check_truth(const struct stream_seen *s, const struct truth_line *li
 			assert_true(l->ns - s->sent_ns >= ttft_ns);
 		if (l->kind == 'c' && prev_content_ns)
 			assert_true(l->ns - prev_content_ns >= itl_ns);
-		if (l->kind == 'c')
+		if (l->kind == 'c') {
+			assert_int_equal(l->tokens, s->tokens[got]);
 			prev_content_ns = l->ns;
+		}
 		prev_ns = l->ns;
 		got++;
 	}

@@ -240,14 +240,55 @@ static char *put_tokens(struct mock_resp *r, char *p, uint32_t nr)
 	return p;
 }
 
+/* Tokens content event k draws: the plan's range, from the request id alone. */
+static uint32_t chunk_draw(const struct mock_resp *r, uint32_t k)
+{
+	uint32_t lo = r->plan.tokens_per_chunk_min, hi = r->plan.tokens_per_chunk;
+	uint64_t z = r->id * 0x9e3779b97f4a7c15ull + k + 1;
+
+	if (lo == hi)
+		return hi;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	z ^= z >> 31;
+	return lo + (uint32_t)(z % (hi - lo + 1));
+}
+
+/* Tokens of content event k given the tokens before it: the draw, cut at the end. */
+static uint32_t chunk_tokens(const struct mock_resp *r, uint32_t k, uint32_t before)
+{
+	uint32_t nr = chunk_draw(r, k);
+	uint32_t left = r->plan.nr_tokens - before;
+
+	return nr < left ? nr : left;
+}
+
+/* Content events a response of the plan's tokens takes. */
+static uint32_t content_events(const struct mock_resp *r)
+{
+	uint32_t k = 0, done = 0;
+
+	if (r->plan.tokens_per_chunk_min == r->plan.tokens_per_chunk)
+		return (r->plan.nr_tokens + r->plan.tokens_per_chunk - 1) / r->plan.tokens_per_chunk;
+	while (done < r->plan.nr_tokens)
+		done += chunk_tokens(r, k++, done);
+	return k;
+}
+
+/* The tokens event ev carries (0 unless content), given the tokens before it. */
+uint32_t resp_event_tokens(const struct mock_resp *r, uint32_t ev, uint32_t tokens_before)
+{
+	if (resp_event_kind(r, ev) != TRUTH_CONTENT)
+		return 0;
+	return chunk_tokens(r, ev - (r->chat ? 1 : 0), tokens_before);
+}
+
 static char *put_content_event(const struct mock_config *cfg, struct mock_resp *r, char *start)
 {
-	uint32_t nr = r->plan.nr_tokens - r->tokens_done;
+	uint32_t nr = resp_event_tokens(r, r->ev_next, r->tokens_done);
 	char *p = event_begin(start);
 	bool last;
 
-	if (nr > r->plan.tokens_per_chunk)
-		nr = r->plan.tokens_per_chunk;
 	last = r->tokens_done + nr == r->plan.nr_tokens;
 	p = put_chunk_start(cfg, r, p);
 	p = r->chat ? PUT(p, "{\"index\":0,\"delta\":{\"content\":\"")
@@ -411,6 +452,7 @@ static void plan_make(const struct mock_config *cfg, uint32_t nr_tokens, struct 
 	plan->itl_ns = cfg->itl_ns;
 	plan->nr_tokens = nr_tokens;
 	plan->tokens_per_chunk = cfg->tokens_per_chunk;
+	plan->tokens_per_chunk_min = cfg->tokens_per_chunk_min;
 }
 
 static void start_completion(struct mock_worker *w, struct mock_conn *c, bool chat,
@@ -422,10 +464,10 @@ static void start_completion(struct mock_worker *w, struct mock_conn *c, bool ch
 	uint32_t nr_chunks;
 
 	plan_make(cfg, nr_tokens, &r->plan);
-	nr_chunks = (nr_tokens + r->plan.tokens_per_chunk - 1) / r->plan.tokens_per_chunk;
 	r->id = w->next_id;
 	w->next_id += cfg->nr_threads;
 	r->prng = r->id;
+	nr_chunks = content_events(r);
 	r->created_s = (int64_t)time(NULL);
 	r->prompt_tokens = jr->prompt_len / 4 ? (uint32_t)(jr->prompt_len / 4) : 1;
 	r->chat = chat;

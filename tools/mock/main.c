@@ -40,7 +40,8 @@ static const char usage[] =
     "  --model NAME            served model id (brood-mock)\n"
     "  --ttft-ms MS            request received -> first content event (50)\n"
     "  --itl-ms MS             content event -> next content event (10)\n"
-    "  --tokens-per-chunk K    tokens per content event (1)\n"
+    "  --tokens-per-chunk K    tokens per content event (1); A-B: from A to B, drawn\n"
+    "                          per event from the request id (0 sends an empty delta)\n"
     "  --truth FILE            write one line per SSE event sent\n"
     "  --pin                   pin worker i to CPU i\n"
     "  --sse-lf                end SSE events with \\n\\n as vLLM does (\\r\\n\\r\\n)\n"
@@ -124,6 +125,28 @@ static uint64_t parse_ms(const char *flag, const char *s)
 	return (uint64_t)llround(v * 1e6);
 }
 
+/* "K" or "A-B" (0 <= A <= B, B >= 1): tokens per content event. */
+static void parse_tpc(struct mock_config *cfg, const char *s)
+{
+	const char *dash = strchr(s, '-');
+	char lo[32];
+
+	if (!dash) {
+		cfg->tokens_per_chunk = (unsigned)parse_u64("--tokens-per-chunk", s, 1,
+							    MOCK_MAX_TOKENS_PER_CHUNK);
+		cfg->tokens_per_chunk_min = cfg->tokens_per_chunk;
+		return;
+	}
+	if (dash == s || (size_t)(dash - s) >= sizeof(lo))
+		bad_usage("--tokens-per-chunk wants K or A-B, not '%s'", s);
+	memcpy(lo, s, (size_t)(dash - s));
+	lo[dash - s] = '\0';
+	cfg->tokens_per_chunk = (unsigned)parse_u64("--tokens-per-chunk", dash + 1, 1,
+						    MOCK_MAX_TOKENS_PER_CHUNK);
+	cfg->tokens_per_chunk_min =
+	    (unsigned)parse_u64("--tokens-per-chunk", lo, 0, cfg->tokens_per_chunk);
+}
+
 static void parse_model(struct mock_config *cfg, const char *s)
 {
 	size_t len = strlen(s);
@@ -175,8 +198,7 @@ static void parse_args(int argc, char **argv, struct mock_config *cfg, struct ar
 			cfg->itl_ns = parse_ms("--itl-ms", optarg);
 			break;
 		case OPT_TPC:
-			cfg->tokens_per_chunk = (unsigned)parse_u64("--tokens-per-chunk", optarg, 1,
-								    MOCK_MAX_TOKENS_PER_CHUNK);
+			parse_tpc(cfg, optarg);
 			break;
 		case OPT_TRUTH:
 			a->truth_path = optarg;
@@ -253,7 +275,7 @@ static void size_events(struct mock_config *cfg)
 
 static int open_truth(struct mock_config *cfg, const char *path)
 {
-	static const char header[] = "# request_id event_index kind send_ns\n";
+	static const char header[] = "# request_id event_index kind send_ns [tokens]\n";
 
 	cfg->truth_fd = -1;
 	if (!path)
@@ -412,6 +434,7 @@ int main(int argc, char **argv)
 		.ttft_ns = 50000000,
 		.itl_ns = 10000000,
 		.tokens_per_chunk = 1,
+		.tokens_per_chunk_min = 1,
 		.truth_fd = -1,
 	};
 	struct args a = { 0 };

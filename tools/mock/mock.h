@@ -42,7 +42,8 @@ struct mock_config {
 	size_t model_len;
 	uint64_t ttft_ns;	   /* request received -> first content event */
 	uint64_t itl_ns;	   /* content event -> next content event */
-	unsigned tokens_per_chunk; /* tokens per content event */
+	unsigned tokens_per_chunk; /* tokens per content event (the most, with a range) */
+	unsigned tokens_per_chunk_min; /* the fewest; == tokens_per_chunk unless a range */
 	int truth_fd;		   /* -1 without --truth */
 	bool pin;		   /* pin worker i to CPU i % nr_cpus */
 	bool sse_lf;		   /* end events with "\n\n" instead of "\r\n\r\n" */
@@ -62,7 +63,8 @@ struct mock_plan {
 	uint64_t ttft_ns;	   /* request received -> first content event */
 	uint64_t itl_ns;	   /* one content event's submit -> the next one */
 	uint32_t nr_tokens;	   /* completion tokens */
-	uint32_t tokens_per_chunk; /* tokens per content event; the last may hold fewer */
+	uint32_t tokens_per_chunk; /* tokens per content event (the most); the last may hold fewer */
+	uint32_t tokens_per_chunk_min; /* the fewest; each event draws from the range */
 };
 
 enum resp_kind {
@@ -96,6 +98,7 @@ struct mock_resp {
 	struct mock_plan plan;
 	uint32_t prompt_tokens; /* prompt bytes / 4, at least 1 */
 	uint32_t tokens_done;	/* completion tokens written so far */
+	uint32_t tokens_submitted; /* completion tokens in events whose send is prepared */
 	uint32_t nr_content;	/* content events in the stream */
 	uint32_t ev_next;	/* index of the next SSE event to write */
 	uint32_t ev_submitted;	/* events whose bytes are in a prepared send */
@@ -163,6 +166,7 @@ struct truth_pending {
 	uint32_t gen;
 	uint32_t ev_first; /* events [ev_first, ev_end) of the conn's response */
 	uint32_t ev_end;
+	uint32_t tok_first; /* completion tokens before event ev_first */
 };
 
 struct mock_stats {
@@ -235,6 +239,7 @@ void http_resp_sent(struct mock_worker *w, struct mock_conn *c);
 void http_conn_closed(struct mock_worker *w, struct mock_conn *c);
 void resp_produce(struct mock_worker *w, struct mock_conn *c);
 enum truth_kind resp_event_kind(const struct mock_resp *r, uint32_t ev);
+uint32_t resp_event_tokens(const struct mock_resp *r, uint32_t ev, uint32_t tokens_before);
 bool resp_streaming_more(const struct mock_resp *r);
 
 /* gen.c: token vocabulary and JSON text */

@@ -75,7 +75,7 @@ static void truth_flush(struct mock_worker *w)
 }
 
 static void truth_line(struct mock_worker *w, uint64_t id, uint32_t ev, enum truth_kind kind,
-		       uint64_t ts)
+		       uint64_t ts, uint32_t tokens)
 {
 	static const char *const names[] = { "role", "content", "usage", "done" };
 	char *p;
@@ -93,6 +93,10 @@ static void truth_line(struct mock_worker *w, uint64_t id, uint32_t ev, enum tru
 	p += strlen(names[kind]);
 	*p++ = '\t';
 	p = gen_u64(p, ts);
+	if (kind == TRUTH_CONTENT) {
+		*p++ = '\t';
+		p = gen_u64(p, tokens);
+	}
 	*p++ = '\n';
 	w->truth_len = (size_t)(p - w->truth);
 }
@@ -108,8 +112,14 @@ static void truth_stamp(struct mock_worker *w, uint64_t ts)
 		struct mock_conn *c = &w->conns[tp->conn];
 		struct mock_resp *r = &c->resp;
 
-		for (uint32_t ev = tp->ev_first; ev < tp->ev_end; ev++)
-			truth_line(w, r->id, ev, resp_event_kind(r, ev), ts);
+		uint32_t before = tp->tok_first;
+
+		for (uint32_t ev = tp->ev_first; ev < tp->ev_end; ev++) {
+			uint32_t nr = resp_event_tokens(r, ev, before);
+
+			truth_line(w, r->id, ev, resp_event_kind(r, ev), ts, nr);
+			before += nr;
+		}
 		w->stats.events += tp->ev_end - tp->ev_first;
 		if (resp_streaming_more(r) && !(c->flags & CONN_CLOSING) &&
 		    resp_event_kind(r, tp->ev_end - 1) == TRUTH_CONTENT)
@@ -223,9 +233,14 @@ static void conn_send(struct mock_worker *w, struct mock_conn *c)
 	if (r->kind != RESP_STREAM || r->ev_next == r->ev_submitted)
 		return;
 	w->pending[w->nr_pending++] = (struct truth_pending){
-		.conn = idx, .gen = c->gen, .ev_first = r->ev_submitted, .ev_end = r->ev_next
+		.conn = idx,
+		.gen = c->gen,
+		.ev_first = r->ev_submitted,
+		.ev_end = r->ev_next,
+		.tok_first = r->tokens_submitted,
 	};
 	r->ev_submitted = r->ev_next;
+	r->tokens_submitted = r->tokens_done;
 	if (resp_streaming_more(r) && r->plan.itl_ns < w->pending_itl_ns)
 		w->pending_itl_ns = r->plan.itl_ns;
 	/* Under load a reap batch takes long: events leave a few at a time. */
