@@ -248,7 +248,6 @@ static unsigned launch(struct shard *shards, unsigned n, struct engine_run *run,
 		s->cpu = cfg->no_pin ? -1 : cpus[i % nr_cpus];
 		s->run = run;
 		s->cfg = cfg;
-		s->nr_conns = cfg->nr_users / n + (i < cfg->nr_users % n);
 		ret = pthread_create(&s->thread, NULL, shard_thread, s);
 		if (ret) {
 			snprintf(err, err_len, "cannot start shard thread: %s", strerror(ret));
@@ -279,7 +278,10 @@ int engine_run(const struct engine_config *cfg, struct engine_result *res,
 	       engine_progress_fn progress, void *arg, char *err, size_t err_len)
 {
 	int cpus[CPU_SETSIZE];
-	unsigned n = cfg->nr_shards ? cfg->nr_shards : allowed_cpus(cpus);
+	unsigned nr_cpus = allowed_cpus(cpus);
+	unsigned nr_tok = 0;
+	unsigned n = cfg->nr_shards ? cfg->nr_shards : nr_cpus;
+	struct tokpipe tp;
 	struct engine_run run;
 	struct shard *shards;
 	uint64_t t_done_ns = 0;
@@ -288,6 +290,15 @@ int engine_run(const struct engine_config *cfg, struct engine_result *res,
 	int ret;
 
 	memset(res, 0, sizeof(*res));
+	memset(&tp, 0, sizeof(tp));
+	if (cfg->tokenizer) {
+		nr_tok = cfg->nr_tok_threads ? cfg->nr_tok_threads : tokpipe_default_threads(nr_cpus);
+		if (nr_tok > ENGINE_MAX_TOK_THREADS)
+			nr_tok = ENGINE_MAX_TOK_THREADS;
+		/* Enough CPUs: tokenizer threads get their own, shards the rest. */
+		if (!cfg->nr_shards && nr_cpus >= nr_tok + 3)
+			n = nr_cpus - nr_tok;
+	}
 	if (n > ENGINE_MAX_SHARDS)
 		n = ENGINE_MAX_SHARDS;
 	if (n > cfg->nr_users)
@@ -318,6 +329,19 @@ int engine_run(const struct engine_config *cfg, struct engine_result *res,
 		goto err_trace;
 	}
 
+	for (unsigned i = 0; i < n; i++)
+		shards[i].nr_conns = cfg->nr_users / n + (i < cfg->nr_users % n);
+	if (nr_tok) {
+		int tok_cpus[ENGINE_MAX_TOK_THREADS];
+
+		/* From the last allowed CPU down: away from the first shards. */
+		for (unsigned i = 0; i < nr_tok; i++)
+			tok_cpus[i] = cpus[(nr_cpus - 1 - i % nr_cpus)];
+		ret = tokpipe_start(&tp, cfg, shards, n, nr_tok, cfg->no_pin ? NULL : tok_cpus,
+				    err, err_len);
+		if (ret < 0)
+			goto err_tok;
+	}
 	pthread_mutex_init(&run.mu, NULL);
 	pthread_cond_init(&run.cv, NULL);
 	started = launch(shards, n, &run, cfg, err, err_len);
@@ -342,6 +366,9 @@ int engine_run(const struct engine_config *cfg, struct engine_result *res,
 		watch(shards, n, &run, progress, arg);
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(shards[i].thread, NULL);
+	/* Every push happened before the joins: the tokenizer threads drain. */
+	if (nr_tok)
+		tokpipe_stop(&tp);
 	if (ret)
 		goto err_close;
 
@@ -354,6 +381,8 @@ int engine_run(const struct engine_config *cfg, struct engine_result *res,
 	res->nr_users = cfg->nr_users;
 	res->interrupted = engine_stop_requested();
 	ret = merge(shards, n, res);
+	if (!ret && nr_tok)
+		ret = tokpipe_merge(&tp, res);
 	if (ret < 0)
 		snprintf(err, err_len, "out of memory merging results");
 err_close:
@@ -361,6 +390,8 @@ err_close:
 		shard_close(&shards[i]);
 	pthread_cond_destroy(&run.cv);
 	pthread_mutex_destroy(&run.mu);
+err_tok:
+	tokpipe_close(&tp);
 	free(shards);
 err_trace:
 	if (run.trace_fd >= 0)

@@ -15,9 +15,11 @@
 #include <sys/socket.h>
 
 #include "hist.h"
+#include "tok.h"
 
 #define ENGINE_MAX_TARGETS 64
 #define ENGINE_MAX_SHARDS  256
+#define ENGINE_MAX_TOK_THREADS 256
 
 struct engine_target {
 	struct sockaddr_storage addr; /* resolved address */
@@ -25,6 +27,21 @@ struct engine_target {
 	const char *request; /* whole HTTP request bytes; caller owns, lives for the run */
 	size_t request_len;
 };
+
+/*
+ * The tokenizer the engine re-tokenises responses with, as tokenize/tok.h's
+ * functions (tools/brood fills it with them; tests may plug in their own).
+ * tok is shared read-only by every tokenizer thread; each makes its own state.
+ */
+struct engine_tokenizer {
+	const struct tok *tok;
+	int (*state_new)(const struct tok *t, size_t max_text, struct tok_state **out);
+	void (*state_free)(struct tok_state *st);
+	long (*encode)(struct tok_state *st, const char *text, size_t len, uint32_t *ends,
+		       size_t cap);
+};
+
+#define ENGINE_TOK_MAX_TEXT_DEFAULT (64u * 1024)
 
 struct engine_config {
 	struct engine_target targets[ENGINE_MAX_TARGETS];
@@ -42,6 +59,10 @@ struct engine_config {
 	const char *trace_path;	   /* per-request JSON lines, or NULL */
 	bool trace_chunks;	   /* trace holds every event's receive time */
 	uint32_t trace_events_cap; /* events per request kept for the trace */
+	const struct engine_tokenizer *tokenizer; /* re-tokenise responses; NULL = don't */
+	unsigned nr_tok_threads;		  /* tokenizer threads; 0 = sized from CPUs */
+	uint32_t tok_max_text;			  /* bytes of one response's text; 0 = default */
+	uint32_t tok_ring_bytes;		  /* per shard and tokenizer thread; 0 = default */
 };
 
 /* Error classes of failed requests. */
@@ -80,6 +101,9 @@ struct engine_counters {
 	uint64_t recv_nobufs;	/* multishot recv re-armed after -ENOBUFS */
 	uint64_t loop_waits;	/* shard loop iterations (waits for CQEs) */
 	uint64_t cqes;		/* completions handled */
+	uint64_t tok_ring_drops; /* records a full tokenizer ring refused */
+	uint64_t tok_lost;	 /* ok requests whose token timing was lost (drops, overflow) */
+	uint64_t tok_overflow;	 /* requests whose text outgrew tok_max_text */
 };
 
 struct engine_hists {
@@ -97,6 +121,19 @@ struct engine_hists {
  * connect), for code that treats them alike. */
 void engine_hists_list(struct engine_hists *h, struct hist *out[ENGINE_NR_HISTS]);
 
+/* What the tokenizer threads measured; all zero without a tokenizer. */
+struct engine_tokens {
+	uint64_t requests;		  /* ok requests re-tokenised */
+	uint64_t output_tokens;		  /* their tokens */
+	uint64_t usage_requests;	  /* of those, with usage.completion_tokens */
+	uint64_t usage_mismatch_requests; /* ... whose usage differed from our count */
+	uint64_t usage_mismatch_abs_sum;  /* sum of |usage - ours| over those */
+	uint64_t usage_mismatch_max;	  /* largest |usage - ours| */
+	uint64_t overflow_requests;	  /* text over tok_max_text: not timed */
+	uint64_t discarded_requests;	  /* lost on the way, or out of step: not timed */
+	uint64_t encode_errors;		  /* tok_encode failed */
+};
+
 struct engine_result {
 	struct engine_counters c;
 	struct engine_hists h;
@@ -107,6 +144,10 @@ struct engine_result {
 	unsigned nr_users;
 	bool interrupted;      /* stopped by engine_stop (SIGINT/SIGTERM) */
 	char first_error[256]; /* a sample of the first failure, for the report */
+	bool tokenized;	       /* a tokenizer re-tokenised the responses */
+	unsigned nr_tok_threads;
+	double tok_cpu_seconds; /* the tokenizer threads' CPU */
+	struct engine_tokens tok;
 };
 
 /* Live figures for a progress display, summed over shards. */

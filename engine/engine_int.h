@@ -13,6 +13,7 @@
 #include "engine.h"
 #include "http1.h"
 #include "sse.h"
+#include "tokpipe.h"
 
 /* State every shard reads; written by the main thread before the start. */
 struct engine_run {
@@ -47,6 +48,7 @@ struct conn {
 	struct sse_parser sse;
 	char *spill;	    /* max_event_bytes + JSON_PADDING bytes */
 	uint64_t *event_ns; /* trace: receive time of every event */
+	struct conn_tok tok; /* token-timing pipeline */
 	uint32_t idx;	    /* slot in conns[] and in the file table */
 	uint32_t gen;	    /* bumped on every close; stale CQEs mismatch */
 	uint32_t user;	    /* global user number */
@@ -96,6 +98,9 @@ struct shard {
 	struct list backoff;   /* conns waiting to reconnect, earliest first */
 	uint64_t now_ns;
 	bool stopping;
+	struct spsc *tok_rings; /* [nr_tok] rings to the tokenizer threads, or NULL */
+	unsigned nr_tok;
+	uint32_t tok_max_text; /* a longer response's token timing is lost */
 
 	struct http1_response resp; /* scratch for head parsing */
 

@@ -373,6 +373,7 @@ static void request_begin(struct shard *s, struct conn *c)
 	c->usage_completion = 0;
 	c->usage_prompt = 0;
 	c->request_id[0] = '\0';
+	tokpipe_begin(&c->tok);
 	deadline_set(s, c);
 	CTR_ADD(s, requests_started, 1);
 
@@ -485,6 +486,7 @@ static void on_json(struct shard *s, struct conn *c, const char *data, size_t le
 			hist_record(&s->h.itl, s->now_ns - c->t_last_chunk_ns);
 		c->t_last_chunk_ns = s->now_ns;
 		c->chunks++;
+		tokpipe_data(s, c, je.text, je.text_len);
 		CTR_ADD(s, chunks, 1);
 	}
 	if (je.has_usage) {
@@ -568,6 +570,7 @@ static void request_end(struct shard *s, struct conn *c, bool keep)
 		record_failed(s, c);
 	else
 		record_ok(s, c, tokens);
+	tokpipe_end(s, c, !c->err, c->flags & CF_SSE, c->flags & CF_HAS_USAGE, c->usage_completion);
 	if (s->run->trace_fd >= 0)
 		trace_request(s, c, tokens);
 
