@@ -44,6 +44,9 @@ static const char usage[] =
     "                          per event from the request id (0 sends an empty delta)\n"
     "  --truth FILE            write one line per SSE event sent\n"
     "  --pin                   pin worker i to CPU i\n"
+    "  --tokenizer SPEC        use only words that are one token under SPEC (tok.h's\n"
+    "                          names and files), so usage counts and truth lines are\n"
+    "                          exact tokens of that tokenizer\n"
     "  --sse-lf                end SSE events with \\n\\n as vLLM does (\\r\\n\\r\\n)\n"
     "  --help                  this text\n";
 
@@ -61,6 +64,7 @@ enum {
 	OPT_TRUTH,
 	OPT_PIN,
 	OPT_SSE_LF,
+	OPT_TOKENIZER,
 	OPT_HELP,
 };
 
@@ -78,6 +82,7 @@ static const struct option options[] = {
 	{ "truth", required_argument, NULL, OPT_TRUTH },
 	{ "pin", no_argument, NULL, OPT_PIN },
 	{ "sse-lf", no_argument, NULL, OPT_SSE_LF },
+	{ "tokenizer", required_argument, NULL, OPT_TOKENIZER },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -85,6 +90,7 @@ static const struct option options[] = {
 struct args {
 	unsigned threads; /* 0: automatic */
 	const char *truth_path;
+	const char *tokenizer; /* --tokenizer, or NULL */
 };
 
 /* One clear line, then exit 2: the user's mistake, caught before serving. */
@@ -205,6 +211,9 @@ static void parse_args(int argc, char **argv, struct mock_config *cfg, struct ar
 			break;
 		case OPT_PIN:
 			cfg->pin = true;
+			break;
+		case OPT_TOKENIZER:
+			a->tokenizer = optarg;
 			break;
 		case OPT_SSE_LF:
 			cfg->sse_lf = true;
@@ -446,7 +455,14 @@ int main(int argc, char **argv)
 
 	inet_pton(AF_INET, cfg.host, &cfg.addr);
 	parse_args(argc, argv, &cfg, &a);
-	gen_init();
+	if (a.tokenizer) {
+		char err[512];
+
+		if (gen_init_tokenizer(a.tokenizer, err, sizeof(err)) < 0)
+			bad_usage("--tokenizer %s: %s", a.tokenizer, err);
+	} else {
+		gen_init();
+	}
 	size_rings(&cfg, a.threads);
 	size_events(&cfg);
 	cfg.main_thread = pthread_self();

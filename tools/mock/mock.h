@@ -244,6 +244,7 @@ bool resp_streaming_more(const struct mock_resp *r);
 
 /* gen.c: token vocabulary and JSON text */
 void gen_init(void);
+int gen_init_tokenizer(const char *spec, char *err, size_t err_len);
 size_t gen_token_max_bytes(void);
 const char *gen_token(uint64_t *prng, size_t *len);
 char *gen_json_escape(char *p, const char *s, size_t len);
