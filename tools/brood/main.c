@@ -22,6 +22,7 @@
 #include "probe.h"
 #include "report.h"
 #include "request.h"
+#include "tokcli.h"
 #include "truth.h"
 
 #define PROBE_TIMEOUT_MS 5000
@@ -167,6 +168,8 @@ static void fill_config(const struct brood_opts *o, struct engine_config *cfg)
 	cfg->trace_chunks = o->trace_chunks;
 	/* role + one event per token at most + finish, usage, [DONE] */
 	cfg->trace_events_cap = o->max_tokens + 8;
+	cfg->nr_tok_threads = o->tokenizer_threads;
+	cfg->tok_max_text = o->tokenizer_max_bytes;
 }
 
 static int write_reports(const struct brood_opts *o, const struct engine_result *res)
@@ -193,6 +196,8 @@ static int cmd_run(int argc, char **argv)
 	struct brood_opts o;
 	struct engine_config *cfg = NULL;
 	struct engine_result res;
+	struct engine_tokenizer tk;
+	struct tok *tok = NULL;
 	struct progress prog;
 	char *reqs[ENGINE_MAX_TARGETS] = { 0 };
 	char err[1024];
@@ -213,6 +218,17 @@ static int cmd_run(int argc, char **argv)
 	if (!cfg) {
 		fprintf(stderr, "brood: out of memory\n");
 		goto out;
+	}
+	/* Before anything touches a server: a bad tokenizer is a usage error. */
+	if (o.tokenizer) {
+		ret = tokcli_setup(&o, &tok, err, sizeof(err));
+		if (ret < 0) {
+			fprintf(stderr, "brood: %s\n", err);
+			code = EXIT_USAGE;
+			goto out;
+		}
+		tokcli_engine(tok, &tk);
+		cfg->tokenizer = &tk;
 	}
 	ret = preflight(&o, cfg, err, sizeof(err));
 	if (ret < 0) {
@@ -243,6 +259,7 @@ out:
 	for (unsigned i = 0; i < ENGINE_MAX_TARGETS; i++)
 		free(reqs[i]);
 	free(cfg);
+	tok_free(tok);
 	opts_close(&o);
 	return code;
 }

@@ -42,6 +42,9 @@ enum {
 	OPT_SEED,
 	OPT_BATCH_US,
 	OPT_NO_PIN,
+	OPT_TOKENIZER,
+	OPT_TOKENIZER_THREADS,
+	OPT_TOKENIZER_MAX_BYTES,
 };
 
 struct flag {
@@ -62,7 +65,8 @@ static const struct flag flags[] = {
 	{ "spawn-rate", 'r', "N", "2", "users started per second (default: all at once)" },
 	{ "run-time", 't', "DURATION", "5min", "stop after 30s, 5min, 1h30m... (default: Ctrl-C)" },
 	{ "requests", 'n', "N", "1000", "stop after N requests have finished" },
-	{ "prompt-tokens", 'p', "N", "512", "synthetic prompt of about N tokens (default 512)" },
+	{ "prompt-tokens", 'p', "N", "512",
+	  "synthetic prompt of N tokens: exactly, with --tokenizer; else about (default 512)" },
 	{ "prompt-text", OPT_PROMPT_TEXT, "TEXT|@FILE", "@prompt.txt",
 	  "this prompt instead, or @FILE to read it from FILE" },
 	{ "max-tokens", 'o', "N", "128", "tokens to generate per request (default 128)" },
@@ -88,6 +92,13 @@ static const struct flag flags[] = {
 	{ "batch-us", OPT_BATCH_US, "N", "100",
 	  "let completions gather up to N us per wake: less CPU, times up to N us late (default "
 	  "0)" },
+	{ "tokenizer", OPT_TOKENIZER, "SPEC", "cl100k_base",
+	  "time every output token: cl100k_base, o200k_base, or a .tiktoken, tokenizer.json or "
+	  "sentencepiece .model file" },
+	{ "tokenizer-threads", OPT_TOKENIZER_THREADS, "N", "2",
+	  "threads re-tokenising responses, 0..256 (default 0: one per 4 CPUs, at least one)" },
+	{ "tokenizer-max-bytes", OPT_TOKENIZER_MAX_BYTES, "N", "1048576",
+	  "longest response text timed per token, 4096..67108864 (default 65536)" },
 	{ "quiet", 'q', NULL, NULL, "no progress line" },
 	{ "seed", OPT_SEED, "N", "1", "varies the synthetic prompt (default 0)" },
 	{ "help", 'h', NULL, NULL, "show this help" },
@@ -635,6 +646,32 @@ bad:
 	return -EINVAL;
 }
 
+/*
+ * The names tok_load knows, or a readable regular file; what is in the file
+ * is tok_load's to judge (main loads it before any load is sent).
+ */
+static int set_tokenizer(struct brood_opts *o, const char *arg, char *err, size_t err_len)
+{
+	struct stat st;
+
+	o->tokenizer = arg;
+	if (!strcmp(arg, "cl100k_base") || !strcmp(arg, "o200k_base"))
+		return 0;
+	if (!*arg) {
+		set_err(err, err_len, "--tokenizer: give cl100k_base, o200k_base or a file");
+		return -EINVAL;
+	}
+	errno = 0;
+	if (stat(arg, &st) || !S_ISREG(st.st_mode) || access(arg, R_OK)) {
+		set_err(err, err_len,
+			"--tokenizer %s: not cl100k_base or o200k_base, and not a readable file "
+			"(%s); give a .tiktoken, tokenizer.json or sentencepiece .model path",
+			arg, errno ? strerror(errno) : "not a regular file");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* Handles one flag with its value. Returns 0 or -EINVAL (err set). */
 static int apply(struct brood_opts *o, const struct flag *f, const char *arg,
 		 bool *prompt_tokens_set, char *err, size_t err_len)
@@ -723,6 +760,16 @@ static int apply(struct brood_opts *o, const struct flag *f, const char *arg,
 		ret = number(f, arg, 0, OPTS_BATCH_US_MAX, &v, err, err_len);
 		o->batch_us = (uint32_t)v;
 		return ret;
+	case OPT_TOKENIZER:
+		return set_tokenizer(o, arg, err, err_len);
+	case OPT_TOKENIZER_THREADS:
+		ret = number(f, arg, 0, ENGINE_MAX_TOK_THREADS, &v, err, err_len);
+		o->tokenizer_threads = (unsigned)v;
+		return ret;
+	case OPT_TOKENIZER_MAX_BYTES:
+		ret = number(f, arg, OPTS_TOK_TEXT_MIN, OPTS_TOK_TEXT_MAX, &v, err, err_len);
+		o->tokenizer_max_bytes = (uint32_t)v;
+		return ret;
 	case 'q':
 		o->quiet = true;
 		return 0;
@@ -787,6 +834,11 @@ static int check_combination(struct brood_opts *o, bool prompt_tokens_set, char 
 	}
 	if (o->prompt_text)
 		o->prompt_tokens = 0;
+	if ((o->tokenizer_threads || o->tokenizer_max_bytes) && !o->tokenizer) {
+		set_err(err, err_len,
+			"--tokenizer-threads and --tokenizer-max-bytes need --tokenizer SPEC");
+		return -EINVAL;
+	}
 	if (o->trace_chunks && !o->trace_path) {
 		set_err(err, err_len, "--trace-chunks needs --trace FILE to write to");
 		return -EINVAL;
@@ -860,6 +912,9 @@ err:
 
 void opts_close(struct brood_opts *o)
 {
+	free(o->synth_prompt);
+	o->synth_prompt = NULL;
+	o->synth_prompt_len = 0;
 	free(o->prompt_text);
 	o->prompt_text = NULL;
 	o->prompt_text_len = 0;

@@ -28,6 +28,8 @@
 #define OPTS_EVENT_MAX	  (16u * 1024 * 1024)
 #define OPTS_BATCH_US_MAX 10000u			       /* --batch-us */
 #define OPTS_DURATION_MAX (366ull * 24 * 3600 * 1000000000ull) /* ns, a year */
+#define OPTS_TOK_TEXT_MIN 4096u		       /* --tokenizer-max-bytes */
+#define OPTS_TOK_TEXT_MAX (64u * 1024 * 1024)
 
 /* A target's base URL: what precedes /v1/... */
 struct url {
@@ -66,6 +68,13 @@ struct brood_opts {
 	uint32_t batch_us;		     /* --batch-us: completions gather this long */
 	bool quiet;			     /* -q */
 	uint64_t seed;			     /* --seed: varies the synthetic prompt */
+	const char *tokenizer;		     /* --tokenizer SPEC (tok_load's), or NULL */
+	unsigned tokenizer_threads;	     /* --tokenizer-threads; 0 = sized from CPUs */
+	uint32_t tokenizer_max_bytes;	     /* --tokenizer-max-bytes: one response's text */
+	char *synth_prompt;		     /* owned: -p's prompt cut to exact tokens, or NULL */
+	size_t synth_prompt_len;
+	uint32_t prompt_tokens_counted;	     /* the prompt's tokens under --tokenizer; 0 = none */
+	const char *tokenizer_kind;	     /* tok_kind_name of the loaded tokenizer, or NULL */
 	bool help;			     /* -h: print opts_usage, run nothing */
 };
 

@@ -85,7 +85,20 @@ static void add_warnings(struct report_summary *s, const struct engine_result *r
 	if (s->requests_failed)
 		warn(s, "%" PRIu64 " requests failed; first: %s", s->requests_failed,
 		     s->first_error[0] ? s->first_error : "(no sample)");
-	if (s->requests_ok && res->c.usage_requests < s->requests_ok)
+	if (s->tokenized && !s->tok_complete)
+		warn(s,
+		     "token timing incomplete: %" PRIu64 " of %" PRIu64
+		     " ok requests not timed per token (%" PRIu64 " ring drops, %" PRIu64
+		     " over --tokenizer-max-bytes)",
+		     s->tok_lost, s->requests_ok, s->ring_drops, res->tok.overflow_requests);
+	if (s->tokenized && s->usage_mismatch)
+		warn(s,
+		     "usage.completion_tokens differs from --tokenizer's count in %" PRIu64
+		     " of %" PRIu64 " requests (mean %.1f, max %" PRIu64
+		     " tokens): is it the server's tokenizer?",
+		     s->usage_mismatch, s->usage_checked, s->usage_mismatch_mean,
+		     s->usage_mismatch_max);
+	if (!s->tokenized && s->requests_ok && res->c.usage_requests < s->requests_ok)
 		warn(s,
 		     "output tokens counted as content chunks: %" PRIu64 " of %" PRIu64
 		     " ok requests had no usage (one chunk may hold several tokens)",
@@ -129,6 +142,23 @@ void report_summarize(const struct engine_result *res, const struct brood_opts *
 	s->prompt_tokens = request_prompt_tokens(o);
 	s->token_method =
 	    c->requests_ok && c->usage_requests >= c->requests_ok ? "usage" : "chunks";
+	if (res->tokenized) {
+		const struct engine_tokens *t = &res->tok;
+
+		s->token_method = "tokenizer";
+		s->tokenized = true;
+		s->tok_threads = res->nr_tok_threads;
+		s->tok_cpu_seconds = res->tok_cpu_seconds;
+		s->tok_requests = t->requests;
+		s->usage_checked = t->usage_requests;
+		s->usage_mismatch = t->usage_mismatch_requests;
+		s->usage_mismatch_mean =
+		    per((double)t->usage_mismatch_abs_sum, (double)t->usage_mismatch_requests);
+		s->usage_mismatch_max = t->usage_mismatch_max;
+		s->ring_drops = c->tok_ring_drops;
+		s->tok_lost = c->requests_ok > t->requests ? c->requests_ok - t->requests : 0;
+		s->tok_complete = s->tok_lost == 0 && !c->tok_ring_drops;
+	}
 	latency(&res->h.ttft, &s->ttft);
 	latency(&res->h.itl, &s->itl);
 	latency(&res->h.tpot, &s->tpot);
@@ -204,9 +234,9 @@ static void print_summary(FILE *f, const struct report_summary *s, const struct 
 
 	fprintf(f,
 		"\n%-14s output %" PRIu64 " (%.1f per request, counted by %s)  input %" PRIu64
-		" (prompt ~%u)\n",
+		" (prompt %s%u)\n",
 		"Tokens", s->output_tokens, s->output_tokens_per_request, s->token_method,
-		s->input_tokens, s->prompt_tokens);
+		s->input_tokens, o->prompt_tokens_counted ? "" : "~", s->prompt_tokens);
 	fprintf(f, "%-14s output %.1f (%.2f per user)  input %.1f\n", "Tokens/s",
 		s->output_tokens_per_s, s->output_tokens_per_s_per_user, s->input_tokens_per_s);
 	fprintf(f,
@@ -214,6 +244,14 @@ static void print_summary(FILE *f, const struct report_summary *s, const struct 
 		" chunks)  %.1f completions per wake\n",
 		"Generator CPU", s->cpu_seconds, s->shard_cpu_seconds, s->cpu_ns_per_chunk,
 		s->chunks, per((double)s->cqes, (double)s->loop_waits));
+	if (s->tokenized)
+		fprintf(f,
+			"%-14s %s (%s)  threads %u, %.2f s CPU  timed %" PRIu64 " of %" PRIu64
+			" requests  usage differs in %" PRIu64 " of %" PRIu64
+			"  ring drops %" PRIu64 "\n",
+			"Tokenizer", o->tokenizer, o->tokenizer_kind ? o->tokenizer_kind : "?",
+			s->tok_threads, s->tok_cpu_seconds, s->tok_requests, s->requests_ok,
+			s->usage_mismatch, s->usage_checked, s->ring_drops);
 	for (unsigned i = 0; i < s->nr_warnings; i++)
 		fprintf(f, "warning: %s\n", s->warnings[i]);
 }
@@ -295,14 +333,30 @@ static void json_summary(struct sbuf *b, const struct report_summary *s)
 	sbuf_adds(b, "\n  },\n");
 }
 
-static void json_tokens_generator(struct sbuf *b, const struct report_summary *s)
+static void json_tokens_generator(struct sbuf *b, const struct report_summary *s,
+				  const struct brood_opts *o)
 {
 	sbuf_adds(b, "  \"tokens\": {\n    \"method\": ");
 	json_str_or_null(b, s->token_method);
 	sbuf_addf(b, ",\n    \"output_total\": %" PRIu64 ",\n", s->output_tokens);
 	sbuf_addf(b, "    \"input_total\": %" PRIu64 ",\n", s->input_tokens);
 	json_kv_num(b, "output_per_request", s->output_tokens_per_request, false);
-	sbuf_addf(b, "    \"prompt_tokens\": %u\n  },\n", s->prompt_tokens);
+	sbuf_addf(b, "    \"prompt_tokens\": %u,\n", s->prompt_tokens);
+	sbuf_adds(b, "    \"tokenizer\": ");
+	json_str_or_null(b, s->tokenized ? o->tokenizer : NULL);
+	sbuf_adds(b, ",\n    \"tokenizer_kind\": ");
+	json_str_or_null(b, s->tokenized ? o->tokenizer_kind : NULL);
+	sbuf_addf(b, ",\n    \"tokenizer_threads\": %u,\n", s->tok_threads);
+	json_kv_num(b, "tokenizer_cpu_seconds", s->tok_cpu_seconds, false);
+	sbuf_addf(b, "    \"timed_requests\": %" PRIu64 ",\n", s->tok_requests);
+	sbuf_addf(b, "    \"usage_checked_requests\": %" PRIu64 ",\n", s->usage_checked);
+	sbuf_addf(b, "    \"usage_mismatch_requests\": %" PRIu64 ",\n", s->usage_mismatch);
+	json_kv_num(b, "usage_mismatch_mean_abs", s->usage_mismatch_mean, false);
+	sbuf_addf(b, "    \"usage_mismatch_max_abs\": %" PRIu64 ",\n", s->usage_mismatch_max);
+	sbuf_addf(b, "    \"ring_drops\": %" PRIu64 ",\n", s->ring_drops);
+	sbuf_addf(b, "    \"lost_requests\": %" PRIu64 ",\n", s->tok_lost);
+	sbuf_addf(b, "    \"complete\": %s\n  },\n",
+		  !s->tokenized || s->tok_complete ? "true" : "false");
 
 	sbuf_adds(b, "  \"generator\": {\n");
 	json_kv_num(b, "cpu_seconds", s->cpu_seconds, false);
@@ -454,7 +508,7 @@ static int json_build(const struct report_summary *s, const struct brood_opts *o
 		  "  \"finished_unix_s\": %" PRId64 ",\n",
 		  REPORT_SCHEMA_VERSION, BROOD_VERSION, s->finished_unix_s);
 	json_summary(&b, s);
-	json_tokens_generator(&b, s);
+	json_tokens_generator(&b, s, o);
 	json_config(&b, o);
 	sbuf_adds(&b, "}\n");
 	return sbuf_take(&b, out, out_len);

@@ -50,9 +50,21 @@ struct report_summary {
 	double input_tokens_per_s;
 	double output_tokens_per_request; /* mean over ok requests */
 	uint32_t prompt_tokens;		  /* the prompt's size (-p, or estimated) */
-	const char *token_method;   /* "usage": every ok request had a usage count; else "chunks" */
+	const char *token_method;   /* "tokenizer" with --tokenizer; else "usage" when every ok
+				       request had a usage count; else "chunks" */
+	bool tokenized;		     /* --tokenizer: the fields below are filled */
+	unsigned tok_threads;	     /* tokenizer threads */
+	double tok_cpu_seconds;	     /* their CPU */
+	uint64_t tok_requests;	     /* ok requests timed per token */
+	uint64_t usage_checked;	     /* of those, with usage.completion_tokens */
+	uint64_t usage_mismatch;     /* ... where usage differed from the tokenizer's count */
+	double usage_mismatch_mean;  /* mean |usage - ours| over the mismatched */
+	uint64_t usage_mismatch_max; /* largest |usage - ours| */
+	uint64_t ring_drops;	     /* records a full ring refused */
+	uint64_t tok_lost;	     /* ok requests not timed: drops, overflow, errors */
+	bool tok_complete;	     /* every ok request was timed per token */
 	struct report_latency ttft; /* send -> first content token */
-	struct report_latency itl;  /* between content chunks */
+	struct report_latency itl;  /* between tokens (--tokenizer), else between content chunks */
 	struct report_latency tpot; /* (e2e - ttft) / (tokens - 1) */
 	struct report_latency e2e;  /* send -> end of response */
 	double cpu_seconds;	    /* generator process CPU, user + system */

@@ -178,6 +178,8 @@ int request_synthetic_prompt(uint32_t tokens, uint64_t seed, char **out, size_t 
 
 uint32_t request_prompt_tokens(const struct brood_opts *o)
 {
+	if (o->prompt_tokens_counted)
+		return o->prompt_tokens_counted;
 	if (o->prompt_text)
 		return request_prompt_tokens_estimate(o->prompt_text, o->prompt_text_len);
 	return o->prompt_tokens;
@@ -193,6 +195,10 @@ int request_build_body(const struct brood_opts *o, char **out, size_t *out_len)
 
 	if (!o->max_tokens)
 		return -EINVAL;
+	if (!prompt && o->synth_prompt) {
+		prompt = o->synth_prompt;
+		prompt_len = o->synth_prompt_len;
+	}
 	if (!prompt) {
 		ret = request_synthetic_prompt(o->prompt_tokens, o->seed, &synth, &prompt_len);
 		if (ret)
