@@ -312,6 +312,7 @@ int engine_run(const struct engine_config *cfg, struct engine_result *res,
 	run.budget = cfg->max_requests ? (int64_t)cfg->max_requests : INT64_MAX;
 	run.t_end_ns = UINT64_MAX;
 	run.trace_fd = -1;
+	run.tok_trace = cfg->tokenizer && cfg->tok_trace_path;
 	if (cfg->trace_path) {
 		run.trace_fd = open(cfg->trace_path,
 				    O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);

@@ -63,6 +63,7 @@ struct engine_config {
 	unsigned nr_tok_threads;		  /* tokenizer threads; 0 = sized from CPUs */
 	uint32_t tok_max_text;			  /* bytes of one response's text; 0 = default */
 	uint32_t tok_ring_bytes;		  /* per shard and tokenizer thread; 0 = default */
+	const char *tok_trace_path;		  /* per-token receive times as JSON lines, or NULL */
 };
 
 /* Error classes of failed requests. */
@@ -132,6 +133,7 @@ struct engine_tokens {
 	uint64_t overflow_requests;	  /* text over tok_max_text: not timed */
 	uint64_t discarded_requests;	  /* lost on the way, or out of step: not timed */
 	uint64_t encode_errors;		  /* tok_encode failed */
+	uint64_t trace_dropped;		  /* --trace-tokens lines lost (too long, write failed) */
 };
 
 struct engine_result {

@@ -22,6 +22,7 @@ struct engine_run {
 	uint64_t t_end_ns;  /* run-time deadline; UINT64_MAX when none */
 	int64_t budget;	    /* requests left to start (-n); atomic; INT64_MAX when none */
 	int trace_fd;	    /* O_APPEND trace file, or -1 */
+	bool tok_trace;	    /* END records carry who the request was (--trace-tokens) */
 	pthread_mutex_t mu; /* guards nr_ready and go */
 	pthread_cond_t cv;
 	unsigned nr_ready; /* shards done with setup */

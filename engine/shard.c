@@ -644,7 +644,7 @@ static void on_head(struct shard *s, struct conn *c, const struct http1_response
 	CTR_ADD(s, status[r->status / 100 < 6 ? r->status / 100 : 0], 1);
 	if (r->keep_alive)
 		c->flags |= CF_KEEP_ALIVE;
-	if (s->run->trace_fd >= 0) {
+	if (s->run->trace_fd >= 0 || s->run->tok_trace) {
 		const struct http1_header *h =
 		    http1_find_header(r->headers, r->nr_headers, "x-request-id");
 		size_t n = h ? h->value_len : 0;

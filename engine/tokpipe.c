@@ -12,21 +12,26 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "engine_int.h"
 
-#define TP_BATCH	256	   /* records taken from one ring before looking at the next */
-#define TP_IDLE_NS	200000	   /* sleep when every ring is empty */
-#define TP_RING_DEFAULT (4u << 20) /* per (shard, thread) ring, at most */
-#define TP_RING_MIN	(256u << 10)
-#define TP_RINGS_BUDGET (256ull << 20) /* all rings together, when sizing by default */
-#define TP_TEXT_MIN	4096u
+#define TP_BATCH	   256	      /* records taken from one ring before looking at the next */
+#define TP_IDLE_NS	   200000     /* sleep when every ring is empty */
+#define TP_RING_DEFAULT	   (4u << 20) /* per (shard, thread) ring, at most */
+#define TP_RING_MIN	   (256u << 10)
+#define TP_RINGS_BUDGET	   (256ull << 20) /* all rings together, when sizing by default */
+#define TP_TEXT_MIN	   4096u
+#define TP_TRACE_BYTES	   (1u << 20) /* per thread: --trace-tokens lines between writes */
+#define TP_TRACE_LINE_BASE 160	      /* a trace line without its token times */
 
 unsigned tokpipe_default_threads(unsigned nr_cpus)
 {
@@ -84,7 +89,14 @@ void tokpipe_end(struct shard *s, struct conn *c, bool ok, bool stream, bool has
 			     .offset = c->tok.off,
 			     .t_ns = c->t_send_ns,
 			     .usage = usage };
-	if (!spsc_push(ring_of(s, c), &r, sizeof(r))) {
+	struct tp_end_id id = { .user = c->user };
+	size_t id_len = 0;
+
+	if (s->run && s->run->tok_trace) {
+		memcpy(id.request_id, c->request_id, sizeof(id.request_id));
+		id_len = sizeof(id);
+	}
+	if (!spsc_push2(ring_of(s, c), &r, sizeof(r), &id, id_len)) {
 		CTR_ADD(s, tok_ring_drops, 1);
 		c->tok.lost = true;
 	}
@@ -194,7 +206,50 @@ static void record_request(struct tok_thread *t, const struct tp_rec *r, long n)
 		hist_record(&t->tpot, (t->tok_ns[n - 1] - t->tok_ns[0]) / (uint64_t)(n - 1));
 }
 
-static void on_end(struct tok_thread *t, uint32_t i, const struct tp_rec *r)
+static void trace_write(struct tok_thread *t)
+{
+	const char *p = t->trace_buf;
+	size_t left = t->trace_len;
+
+	while (left) {
+		ssize_t n = write(t->tp->trace_fd, p, left);
+
+		if (n <= 0) {
+			t->c.trace_dropped++;
+			break;
+		}
+		p += n;
+		left -= (size_t)n;
+	}
+	t->trace_len = 0;
+}
+
+/* One line per timed request: who it was and when each token came. */
+static void trace_tokens(struct tok_thread *t, unsigned shard, const struct tp_rec *r,
+			 const struct tp_end_id *id, long n)
+{
+	size_t need = TP_TRACE_LINE_BASE + (size_t)n * 21;
+	char *p;
+
+	if (t->trace_len + need > t->trace_cap)
+		trace_write(t);
+	if (need > t->trace_cap) {
+		t->c.trace_dropped++;
+		return;
+	}
+	p = t->trace_buf + t->trace_len;
+	p += sprintf(p,
+		     "{\"shard\":%u,\"user\":%u,\"request_id\":\"%.29s\",\"t_send_ns\":%" PRIu64
+		     ",\"tokens\":%ld,\"token_ns\":[",
+		     shard, id->user, id->request_id, r->t_ns, n);
+	for (long k = 0; k < n; k++)
+		p += sprintf(p, k ? ",%" PRIu64 : "%" PRIu64, t->tok_ns[k]);
+	p += sprintf(p, "]}\n");
+	t->trace_len = (size_t)(p - t->trace_buf);
+}
+
+static void on_end(struct tok_thread *t, unsigned shard, uint32_t i, const struct tp_rec *r,
+		   const void *extra, size_t extra_len)
 {
 	const struct engine_tokenizer *tk = t->tp->tk;
 	struct tp_slot *sl = &t->slots[i];
@@ -219,6 +274,13 @@ static void on_end(struct tok_thread *t, uint32_t i, const struct tp_rec *r)
 		time_tokens(t, i, n);
 	}
 	record_request(t, r, n);
+	if (t->trace_buf && (r->flags & TP_STREAM) && extra_len >= sizeof(struct tp_end_id)) {
+		struct tp_end_id id;
+
+		memcpy(&id, extra, sizeof(id));
+		id.request_id[sizeof(id.request_id) - 1] = '\0';
+		trace_tokens(t, shard, r, &id, n);
+	}
 }
 
 static void on_record(struct tok_thread *t, unsigned shard, const void *p, size_t len)
@@ -234,7 +296,7 @@ static void on_record(struct tok_thread *t, unsigned shard, const void *p, size_
 	if (r->kind == TP_DATA)
 		on_data(t, i, r, (const char *)p + sizeof(*r), len - sizeof(*r));
 	else if (r->kind == TP_END)
-		on_end(t, i, r);
+		on_end(t, shard, i, r, (const char *)p + sizeof(*r), len - sizeof(*r));
 }
 
 /* One pass over this thread's rings; returns the records handled. */
@@ -288,6 +350,8 @@ static void *tok_thread_main(void *arg)
 			break;
 		nanosleep(&ts, NULL);
 	}
+	if (t->trace_buf)
+		trace_write(t);
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
 	t->cpu_seconds =
 	    (double)(cpu1.tv_sec - cpu0.tv_sec) + (double)(cpu1.tv_nsec - cpu0.tv_nsec) / 1e9;
@@ -350,6 +414,14 @@ static int thread_setup(struct tok_thread *t, struct shard *shards, char *err, s
 			 tp->max_text, strerror(-ret));
 		return ret;
 	}
+	if (tp->trace_fd >= 0) {
+		t->trace_cap = TP_TRACE_BYTES;
+		if (t->trace_cap < TP_TRACE_LINE_BASE + (size_t)tp->max_text * 21)
+			t->trace_cap = TP_TRACE_LINE_BASE + (size_t)tp->max_text * 21;
+		t->trace_buf = malloc(t->trace_cap);
+		if (!t->trace_buf)
+			goto nomem;
+	}
 	if (hist_init_latency(&t->ttft) || hist_init_latency(&t->itl) ||
 	    hist_init_latency(&t->tpot))
 		goto nomem;
@@ -367,6 +439,7 @@ int tokpipe_start(struct tokpipe *tp, const struct engine_config *cfg, struct sh
 	int ret;
 
 	memset(tp, 0, sizeof(*tp));
+	tp->trace_fd = -1;
 	tp->tk = cfg->tokenizer;
 	tp->nr_shards = nr_shards;
 	tp->nr_threads = nr_threads;
@@ -377,6 +450,16 @@ int tokpipe_start(struct tokpipe *tp, const struct engine_config *cfg, struct sh
 	 * streams of one-byte tokens. */
 	tp->max_chunks = tp->max_text / 2;
 	tp->ring_bytes = ring_size(cfg, nr_rings);
+	if (cfg->tok_trace_path) {
+		tp->trace_fd = open(cfg->tok_trace_path,
+				    O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+		if (tp->trace_fd < 0) {
+			ret = -errno;
+			snprintf(err, err_len, "cannot open token trace file %s: %s",
+				 cfg->tok_trace_path, strerror(errno));
+			return ret;
+		}
+	}
 	tp->rings = calloc(nr_rings, sizeof(*tp->rings));
 	tp->threads = calloc(nr_threads, sizeof(*tp->threads));
 	if (!tp->rings || !tp->threads) {
@@ -441,6 +524,7 @@ static void tokens_add(struct engine_tokens *d, const struct engine_tokens *s)
 	d->overflow_requests += s->overflow_requests;
 	d->discarded_requests += s->discarded_requests;
 	d->encode_errors += s->encode_errors;
+	d->trace_dropped += s->trace_dropped;
 }
 
 int tokpipe_merge(struct tokpipe *tp, struct engine_result *res)
@@ -478,6 +562,7 @@ void tokpipe_close(struct tokpipe *tp)
 			free(t->slots);
 			free(t->ends);
 			free(t->tok_ns);
+			free(t->trace_buf);
 			hist_close(&t->ttft);
 			hist_close(&t->itl);
 			hist_close(&t->tpot);
@@ -491,5 +576,8 @@ void tokpipe_close(struct tokpipe *tp)
 	}
 	free(tp->rings);
 	free(tp->threads);
+	if (tp->trace_fd >= 0)
+		close(tp->trace_fd);
 	memset(tp, 0, sizeof(*tp));
+	tp->trace_fd = -1;
 }

@@ -54,6 +54,12 @@ struct tp_rec {
 	uint64_t usage;	 /* END: usage.completion_tokens when TP_USAGE */
 };
 
+/* END's payload when tokens are traced: who the request was. */
+struct tp_end_id {
+	uint32_t user;
+	char request_id[30]; /* NUL-terminated x-request-id, made JSON-safe by the shard */
+};
+
 /* One response being assembled: slot (shard, conn) of a tokenizer thread. */
 struct tp_slot {
 	uint32_t seq;	    /* request it holds */
@@ -81,6 +87,9 @@ struct tok_thread {
 	size_t slot_stride; /* bytes of area per slot */
 	struct hist ttft, itl, tpot;
 	struct engine_tokens c; /* counters; written by this thread, read after join */
+	char *trace_buf;	/* --trace-tokens lines waiting for write(2) */
+	size_t trace_len;
+	size_t trace_cap;
 	double cpu_seconds;
 };
 
@@ -93,7 +102,8 @@ struct tokpipe {
 	size_t ring_bytes;
 	struct spsc *rings; /* [shard * nr_threads + thread] */
 	struct tok_thread *threads;
-	int stop; /* atomic: shards are done; drain and exit */
+	int trace_fd; /* O_APPEND per-token trace, or -1 */
+	int stop;     /* atomic: shards are done; drain and exit */
 };
 
 /* The default number of tokenizer threads for nr_cpus allowed CPUs. */

@@ -170,6 +170,7 @@ static void fill_config(const struct brood_opts *o, struct engine_config *cfg)
 	cfg->trace_events_cap = o->max_tokens + 8;
 	cfg->nr_tok_threads = o->tokenizer_threads;
 	cfg->tok_max_text = o->tokenizer_max_bytes;
+	cfg->tok_trace_path = o->trace_tokens_path;
 }
 
 static int write_reports(const struct brood_opts *o, const struct engine_result *res)

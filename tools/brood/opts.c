@@ -45,6 +45,7 @@ enum {
 	OPT_TOKENIZER,
 	OPT_TOKENIZER_THREADS,
 	OPT_TOKENIZER_MAX_BYTES,
+	OPT_TRACE_TOKENS,
 };
 
 struct flag {
@@ -99,6 +100,8 @@ static const struct flag flags[] = {
 	  "threads re-tokenising responses, 0..256 (default 0: one per 4 CPUs, at least one)" },
 	{ "tokenizer-max-bytes", OPT_TOKENIZER_MAX_BYTES, "N", "1048576",
 	  "longest response text timed per token, 4096..67108864 (default 65536)" },
+	{ "trace-tokens", OPT_TRACE_TOKENS, "FILE", "tokens.jsonl",
+	  "write each streamed request's per-token receive times (needs --tokenizer)" },
 	{ "quiet", 'q', NULL, NULL, "no progress line" },
 	{ "seed", OPT_SEED, "N", "1", "varies the synthetic prompt (default 0)" },
 	{ "help", 'h', NULL, NULL, "show this help" },
@@ -770,6 +773,9 @@ static int apply(struct brood_opts *o, const struct flag *f, const char *arg,
 		ret = number(f, arg, OPTS_TOK_TEXT_MIN, OPTS_TOK_TEXT_MAX, &v, err, err_len);
 		o->tokenizer_max_bytes = (uint32_t)v;
 		return ret;
+	case OPT_TRACE_TOKENS:
+		o->trace_tokens_path = arg;
+		return check_out_path(f->name, arg, err, err_len);
 	case 'q':
 		o->quiet = true;
 		return 0;
@@ -834,9 +840,11 @@ static int check_combination(struct brood_opts *o, bool prompt_tokens_set, char 
 	}
 	if (o->prompt_text)
 		o->prompt_tokens = 0;
-	if ((o->tokenizer_threads || o->tokenizer_max_bytes) && !o->tokenizer) {
+	if ((o->tokenizer_threads || o->tokenizer_max_bytes || o->trace_tokens_path) &&
+	    !o->tokenizer) {
 		set_err(err, err_len,
-			"--tokenizer-threads and --tokenizer-max-bytes need --tokenizer SPEC");
+			"--tokenizer-threads, --tokenizer-max-bytes and --trace-tokens need "
+			"--tokenizer SPEC");
 		return -EINVAL;
 	}
 	if (o->trace_chunks && !o->trace_path) {

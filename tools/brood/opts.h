@@ -71,6 +71,7 @@ struct brood_opts {
 	const char *tokenizer;		     /* --tokenizer SPEC (tok_load's), or NULL */
 	unsigned tokenizer_threads;	     /* --tokenizer-threads; 0 = sized from CPUs */
 	uint32_t tokenizer_max_bytes;	     /* --tokenizer-max-bytes: one response's text */
+	const char *trace_tokens_path;	     /* --trace-tokens FILE, or NULL */
 	char *synth_prompt;		     /* owned: -p's prompt cut to exact tokens, or NULL */
 	size_t synth_prompt_len;
 	uint32_t prompt_tokens_counted;	     /* the prompt's tokens under --tokenizer; 0 = none */
