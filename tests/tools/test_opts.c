@@ -326,6 +326,36 @@ static void test_getopt_errors(void **state)
 	expect_error(parse(&o, "--trace-c", "--tr", "x", NULL), "unknown or ambiguous", "--tr");
 }
 
+static void test_tokenizer_flags(void **state)
+{
+	struct brood_opts o;
+
+	(void)state;
+	assert_int_equal(parse(&o, NULL), 0);
+	assert_null(o.tokenizer);
+	assert_int_equal(parse(&o, "--tokenizer", "cl100k_base", "--tokenizer-threads", "3",
+			       "--tokenizer-max-bytes", "1048576", "--trace-tokens", "/tmp/t.jsonl",
+			       NULL),
+			 0);
+	assert_string_equal(o.tokenizer, "cl100k_base");
+	assert_int_equal(o.tokenizer_threads, 3);
+	assert_int_equal(o.tokenizer_max_bytes, 1048576);
+	assert_string_equal(o.trace_tokens_path, "/tmp/t.jsonl");
+	assert_int_equal(parse(&o, "--tokenizer", "o200k_base", NULL), 0);
+	/* a file: its contents are tok_load's to judge, later */
+	assert_int_equal(parse(&o, "--tokenizer", "/etc/hostname", NULL), 0);
+	expect_error(parse(&o, "--tokenizer", "cl100k", NULL), "--tokenizer cl100k",
+		     "No such file");
+	expect_error(parse(&o, "--tokenizer", "/tmp", NULL), "--tokenizer /tmp", "not a regular");
+	expect_error(parse(&o, "--tokenizer", "", NULL), "--tokenizer", "cl100k_base");
+	expect_error(parse(&o, "--tokenizer-threads", "2", NULL), "need --tokenizer", NULL);
+	expect_error(parse(&o, "--trace-tokens", "/tmp/x", NULL), "need --tokenizer", NULL);
+	expect_error(parse(&o, "--tokenizer", "cl100k_base", "--tokenizer-threads", "257", NULL),
+		     "--tokenizer-threads 257", "0 to 256");
+	expect_error(parse(&o, "--tokenizer", "cl100k_base", "--tokenizer-max-bytes", "100", NULL),
+		     "--tokenizer-max-bytes 100", "4096");
+}
+
 static void test_number_errors(void **state)
 {
 	struct brood_opts o;
@@ -544,6 +574,7 @@ int main(void)
 		cmocka_unit_test_setup(test_number_errors, setup),
 		cmocka_unit_test_setup(test_output_paths, setup),
 		cmocka_unit_test_setup(test_durations, setup),
+		cmocka_unit_test_setup(test_tokenizer_flags, setup),
 		cmocka_unit_test_setup(test_urls_good, setup),
 		cmocka_unit_test_setup(test_urls_bad, setup),
 		cmocka_unit_test_setup(test_err_truncation, setup),

@@ -409,6 +409,72 @@ static void test_json(void **state)
 	assert_int_equal(count_entries(), 0);
 }
 
+/* --tokenizer: method, usage cross-check and ring loss in JSON, table and warnings. */
+static void test_tokenized(void **state)
+{
+	struct engine_result r = res;
+	struct brood_opts o = opts;
+	struct report_summary s;
+	char path[128], *json, *text;
+	size_t text_len;
+	FILE *f;
+
+	(void)state;
+	o.tokenizer = "cl100k_base";
+	o.tokenizer_kind = "tiktoken";
+	r.tokenized = true;
+	r.nr_tok_threads = 1;
+	r.tok_cpu_seconds = 0.25;
+	r.tok.requests = 98;
+	r.tok.output_tokens = 9800;
+	r.c.output_tokens = 9800;
+	r.tok.usage_requests = 98;
+	r.tok.usage_mismatch_requests = 4;
+	r.tok.usage_mismatch_abs_sum = 10;
+	r.tok.usage_mismatch_max = 5;
+	r.c.tok_ring_drops = 3;
+	r.c.tok_lost = 2;
+	report_summarize(&r, &o, &s);
+	assert_string_equal(s.token_method, "tokenizer");
+	assert_false(s.tok_complete);
+	assert_int_equal(s.tok_lost, 2);
+	assert_true(near(s.usage_mismatch_mean, 2.5, 1e-9));
+	snprintf(path, sizeof(path), "%s/t.json", dir);
+	assert_int_equal(report_write_json(path, &s, &o), 0);
+	json = slurp(path);
+	assert_non_null(json);
+	assert_true(json_valid(json));
+	for (const char *want =
+		 "\"method\": \"tokenizer\"\0\"output_total\": 9800,\0"
+		 "\"tokenizer\": \"cl100k_base\"\0\"tokenizer_kind\": \"tiktoken\"\0"
+		 "\"timed_requests\": 98,\0\"usage_checked_requests\": 98,\0"
+		 "\"usage_mismatch_requests\": 4,\0\"usage_mismatch_mean_abs\": 2.5,\0"
+		 "\"usage_mismatch_max_abs\": 5,\0\"ring_drops\": 3,\0"
+		 "\"lost_requests\": 2,\0\"complete\": false\0"
+		 "token timing incomplete\0usage.completion_tokens differs\0";
+	     *want; want += strlen(want) + 1)
+		if (!strstr(json, want))
+			fail_msg("'%s' not in:\n%s", want, json);
+	free(json);
+	unlink(path);
+	f = open_memstream(&text, &text_len);
+	report_print(f, &s, &o);
+	fclose(f);
+	assert_non_null(strstr(text, "counted by tokenizer"));
+	assert_non_null(strstr(text, "Tokenizer      cl100k_base (tiktoken)"));
+	assert_null(strstr(text, "counted as content chunks"));
+	free(text);
+	/* Without a tokenizer the same keys say so. */
+	report_summarize(&res, &opts, &s);
+	assert_int_equal(report_write_json(path, &s, &opts), 0);
+	json = slurp(path);
+	assert_non_null(strstr(json, "\"tokenizer\": null"));
+	assert_non_null(strstr(json, "\"ring_drops\": 0,"));
+	assert_non_null(strstr(json, "\"complete\": true"));
+	free(json);
+	unlink(path);
+}
+
 /* Fields in one CSV line, counting quoted commas as text. */
 static int csv_fields(const char *line, size_t len)
 {
@@ -474,9 +540,10 @@ static void test_csv(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_summary), cmocka_unit_test(test_summary_edge_cases),
-		cmocka_unit_test(test_print),	cmocka_unit_test(test_validator),
-		cmocka_unit_test(test_json),	cmocka_unit_test(test_csv),
+		cmocka_unit_test(test_summary),	  cmocka_unit_test(test_summary_edge_cases),
+		cmocka_unit_test(test_print),	  cmocka_unit_test(test_validator),
+		cmocka_unit_test(test_json),	  cmocka_unit_test(test_csv),
+		cmocka_unit_test(test_tokenized),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
