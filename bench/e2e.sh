@@ -32,7 +32,7 @@ bin=${BROOD_BUILD:-build}/tools
 [ -x "$bin/brood/brood" ] || { echo "build first: scripts/build.sh" >&2; exit 1; }
 [ "$rate" = 0 ] && rate=$(( users / 5 > 100 ? users / 5 : 100 ))
 
-out=$(mktemp -d /tmp/brood-bench-XXXXXX)
+out=$(mktemp -d "${TMPDIR:-/tmp}/brood-bench-XXXXXX")
 mock=
 cleanup() { [ -n "$mock" ] && kill -TERM "$mock" 2>/dev/null && wait "$mock" 2>/dev/null; rm -rf "$out"; }
 trap cleanup EXIT
