@@ -291,6 +291,7 @@ int engine_run(const struct engine_config *cfg, struct engine_result *res,
 
 	memset(res, 0, sizeof(*res));
 	memset(&tp, 0, sizeof(tp));
+	tp.trace_fd = -1;
 	if (cfg->tokenizer) {
 		nr_tok = cfg->nr_tok_threads ? cfg->nr_tok_threads : tokpipe_default_threads(nr_cpus);
 		if (nr_tok > ENGINE_MAX_TOK_THREADS)

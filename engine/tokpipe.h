@@ -128,7 +128,8 @@ void tokpipe_stop(struct tokpipe *tp);
  * ITL and TPOT; output_tokens becomes the tokenizer's count. */
 int tokpipe_merge(struct tokpipe *tp, struct engine_result *res);
 
-/* Releases everything; stops threads still running. tp may be zeroed. */
+/* Releases everything; stops threads still running. tp may be zeroed with
+ * trace_fd -1 (never started). */
 void tokpipe_close(struct tokpipe *tp);
 
 /* Shard thread: a new request on c (no record: a new seq starts a new text). */
