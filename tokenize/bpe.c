@@ -34,10 +34,14 @@
 /* Pieces up to this many bytes merge by scanning; longer ones use the heap. */
 #define SCAN_MAX 64
 
-/* Token bytes -> id. tag 0 marks an empty slot. */
+/*
+ * Token bytes -> id. The first 8 bytes live in the slot, so that a lookup
+ * of a short token (most of them) touches one cache line and no arena.
+ */
 struct tslot {
-	uint32_t tag; /* high bits of the hash, never 0 */
+	uint64_t head; /* the token's first 8 bytes, zero-padded */
 	uint32_t id;
+	uint32_t len; /* 0 marks an empty slot */
 };
 
 /* (left id, right id) -> (rank, merged id). key UINT64_MAX marks an empty slot. */
@@ -77,7 +81,8 @@ struct bpe {
 	bool whole_first;
 	bool nfc;
 	bool jit;
-	pcre2_code *re;
+	pcre2_code *re[BPE_MAX_SPLITS]; /* applied in turn, each to the pieces of the last */
+	int nr_re;
 };
 
 struct bpe_state {
@@ -124,53 +129,52 @@ static inline uint64_t mix64(uint64_t h)
 	return h;
 }
 
-static inline uint64_t hash_bytes(const uint8_t *p, size_t n)
+/* The first min(n, 8) bytes of p, zero-padded, without reading past p[n - 1]. */
+static inline uint64_t load_head(const uint8_t *p, size_t n)
 {
-	uint64_t h = 0x9e3779b97f4a7c15ULL * (n + 1);
+	uint64_t w;
 
-	while (n >= 8) {
-		uint64_t w;
-
+	if (n >= 8) {
 		memcpy(&w, p, 8);
-		h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
-		h ^= h >> 31;
-		p += 8;
-		n -= 8;
+		return w;
 	}
-	if (n) {
-		uint64_t w = 0;
+	if (n >= 4) {
+		uint32_t lo, hi;
 
-		if (n >= 4) {
-			uint32_t a, c;
+		/* Two overlapping loads; the overlap holds the same bytes. */
+		memcpy(&lo, p, 4);
+		memcpy(&hi, p + n - 4, 4);
+		return lo | (uint64_t)hi << (8 * (n - 4));
+	}
+	if (n == 0)
+		return 0;
+	return p[0] | (uint64_t)p[n / 2] << (8 * (n / 2)) | (uint64_t)p[n - 1] << (8 * (n - 1));
+}
 
-			memcpy(&a, p, 4);
-			memcpy(&c, p + n - 4, 4);
-			w = a | (uint64_t)c << 32;
-		} else {
-			w = p[0] | (uint64_t)p[n / 2] << 8 | (uint64_t)p[n - 1] << 16;
-		}
-		h = (h ^ w) * 0x94d049bb133111ebULL;
+static inline uint64_t hash_bytes(uint64_t head, const uint8_t *p, size_t n)
+{
+	uint64_t h = (head ^ (0x9e3779b97f4a7c15ULL * (n + 1))) * 0xbf58476d1ce4e5b9ULL;
+
+	for (size_t i = 8; i < n; i += 8) {
+		uint64_t w = load_head(p + i, n - i < 8 ? n - i : 8);
+
+		h = (h ^ (h >> 31) ^ w) * 0x94d049bb133111ebULL;
 	}
 	return mix64(h);
 }
 
-static inline uint32_t tag_of(uint64_t h)
-{
-	return (uint32_t)(h >> 32) | 1;
-}
-
 uint32_t bpe_lookup(const struct bpe *b, const uint8_t *bytes, size_t len)
 {
-	uint64_t h = hash_bytes(bytes, len);
-	uint32_t tag = tag_of(h);
+	uint64_t head = load_head(bytes, len);
+	uint64_t h = hash_bytes(head, bytes, len);
 
 	for (uint32_t i = (uint32_t)h & b->slot_mask;; i = (i + 1) & b->slot_mask) {
 		const struct tslot *s = &b->slots[i];
 
-		if (s->tag == 0)
+		if (s->len == 0)
 			return TOK_NONE;
-		if (s->tag == tag && b->tok_len[s->id] == len &&
-		    memcmp(b->arena + b->tok_off[s->id], bytes, len) == 0)
+		if (s->len == len && s->head == head &&
+		    (len <= 8 || memcmp(b->arena + b->tok_off[s->id] + 8, bytes + 8, len - 8) == 0))
 			return s->id;
 	}
 }
@@ -233,8 +237,8 @@ void bpe_free(struct bpe *b)
 {
 	if (!b)
 		return;
-	if (b->re)
-		pcre2_code_free(b->re);
+	for (int i = 0; i < b->nr_re; i++)
+		pcre2_code_free(b->re[i]);
 	free(b->arena);
 	free(b->tok_off);
 	free(b->tok_len);
@@ -254,12 +258,12 @@ static int grow_slots(struct bpe *b)
 	for (uint32_t i = 0; i <= b->slot_mask; i++) {
 		struct tslot *o = &b->slots[i];
 
-		if (!o->tag)
+		if (!o->len)
 			continue;
-		uint64_t h = hash_bytes(b->arena + b->tok_off[o->id], b->tok_len[o->id]);
+		uint64_t h = hash_bytes(o->head, b->arena + b->tok_off[o->id], o->len);
 		uint32_t j = (uint32_t)h & mask;
 
-		while (s[j].tag)
+		while (s[j].len)
 			j = (j + 1) & mask;
 		s[j] = *o;
 	}
@@ -339,13 +343,12 @@ int bpe_add_token(struct bpe *b, const uint8_t *bytes, size_t len, uint32_t id)
 		return ret;
 	b->tok_len[id] = (uint32_t)len;
 
-	uint64_t h = hash_bytes(bytes, len);
-	uint32_t i = (uint32_t)h & b->slot_mask;
+	uint64_t head = load_head(bytes, len);
+	uint32_t i = (uint32_t)hash_bytes(head, bytes, len) & b->slot_mask;
 
-	while (b->slots[i].tag)
+	while (b->slots[i].len)
 		i = (i + 1) & b->slot_mask;
-	b->slots[i].tag = tag_of(h);
-	b->slots[i].id = id;
+	b->slots[i] = (struct tslot){ .head = head, .id = id, .len = (uint32_t)len };
 	b->nr_tokens++;
 	if (len == 1)
 		b->byte_id[bytes[0]] = id;
@@ -437,8 +440,8 @@ int bpe_add_special(struct bpe *b, const uint8_t *bytes, size_t len, uint32_t id
 	return 0;
 }
 
-int bpe_finish(struct bpe *b, const char *pattern, int whole_first, int nfc, char *err,
-	       size_t err_len)
+int bpe_finish(struct bpe *b, const char *const *patterns, int nr_patterns, int whole_first,
+	       int nfc, char *err, size_t err_len)
 {
 	int errcode;
 	PCRE2_SIZE erroff;
@@ -449,26 +452,37 @@ int bpe_finish(struct bpe *b, const char *pattern, int whole_first, int nfc, cha
 			return -EINVAL;
 		}
 	}
-	/*
-	 * UCP: \s, \d, \w and POSIX classes follow Unicode, as in the reference
-	 * tokenizers. MATCH_INVALID_UTF: invalid UTF-8 never matches, and the
-	 * bytes the pattern skips are still tokenised, byte-level. DOLLAR_ENDONLY:
-	 * "$" is the end of the text, never before a final newline.
-	 */
-	b->re =
-	    pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
-			  PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF | PCRE2_DOLLAR_ENDONLY,
-			  &errcode, &erroff, NULL);
-	if (!b->re) {
-		PCRE2_UCHAR msg[160];
-
-		pcre2_get_error_message(errcode, msg, sizeof(msg));
-		tok_errf(err, err_len, "pre-tokenisation pattern, at offset %zu: %s",
-			 (size_t)erroff, (const char *)msg);
-		return -EINVAL;
+	if (nr_patterns < 1 || nr_patterns > BPE_MAX_SPLITS) {
+		tok_errf(err, err_len, "%d pre-tokenisation patterns: 1 to %d are supported",
+			 nr_patterns, BPE_MAX_SPLITS);
+		return -ENOTSUP;
 	}
-	/* Without JIT (no executable memory) the interpreter gives the same matches. */
-	b->jit = pcre2_jit_compile(b->re, PCRE2_JIT_COMPLETE) == 0;
+	b->jit = true;
+	for (; b->nr_re < nr_patterns; b->nr_re++) {
+		/*
+		 * UCP: \s, \d, \w and POSIX classes follow Unicode, as in the
+		 * reference tokenizers. MATCH_INVALID_UTF: invalid UTF-8 never
+		 * matches, and the bytes a pattern skips are still tokenised,
+		 * byte-level. DOLLAR_ENDONLY: "$" is the end of the text, never
+		 * before a final newline.
+		 */
+		pcre2_code *re = pcre2_compile(
+		    (PCRE2_SPTR)patterns[b->nr_re], PCRE2_ZERO_TERMINATED,
+		    PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF | PCRE2_DOLLAR_ENDONLY,
+		    &errcode, &erroff, NULL);
+
+		if (!re) {
+			PCRE2_UCHAR msg[160];
+
+			pcre2_get_error_message(errcode, msg, sizeof(msg));
+			tok_errf(err, err_len, "pre-tokenisation pattern %d, at offset %zu: %s",
+				 b->nr_re + 1, (size_t)erroff, (const char *)msg);
+			return -EINVAL;
+		}
+		b->re[b->nr_re] = re;
+		/* Without JIT (no executable memory) the interpreter gives the same matches. */
+		b->jit &= pcre2_jit_compile(re, PCRE2_JIT_COMPLETE) == 0;
+	}
 	b->whole_first = whole_first;
 	b->nfc = nfc;
 	return 0;
@@ -746,16 +760,28 @@ static void encode_piece(struct bpe_state *st, const uint8_t *p, size_t n, size_
 		merge_heap(st, p, (uint32_t)n, base);
 }
 
-/* Pre-tokenise sub[0..len) and encode each piece. */
-static void split_and_encode(struct bpe_state *st, const uint8_t *sub, size_t len)
+/*
+ * Pre-tokenise sub[0..len), at offset base of the segment, with pattern
+ * level and the ones after it; encode each final piece. The matches and the
+ * bytes between them (invalid UTF-8, or text a pattern does not take, as
+ * HF's "Isolated" keeps it) are pieces, in text order.
+ */
+static void split_and_encode(struct bpe_state *st, const uint8_t *sub, size_t len, size_t base,
+			     int level)
 {
 	const struct bpe *b = st->b;
 	size_t off = 0, gap = 0;
 	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(st->md);
 
+	if (level == b->nr_re) {
+		encode_piece(st, sub, len, base);
+		return;
+	}
+	const pcre2_code *re = b->re[level];
+
 	while (off < len) {
-		int rc = b->jit ? pcre2_jit_match(b->re, sub, len, off, 0, st->md, st->mctx)
-				: pcre2_match(b->re, sub, len, off, 0, st->md, st->mctx);
+		int rc = b->jit ? pcre2_jit_match(re, sub, len, off, 0, st->md, st->mctx)
+				: pcre2_match(re, sub, len, off, 0, st->md, st->mctx);
 
 		if (rc < 0)
 			break;
@@ -766,14 +792,13 @@ static void split_and_encode(struct bpe_state *st, const uint8_t *sub, size_t le
 			off = ms + 1;
 			continue;
 		}
-		/* Bytes the pattern skipped (invalid UTF-8): a piece of their own. */
 		if (ms > gap)
-			encode_piece(st, sub + gap, ms - gap, gap);
-		encode_piece(st, sub + ms, me - ms, ms);
+			split_and_encode(st, sub + gap, ms - gap, base + gap, level + 1);
+		split_and_encode(st, sub + ms, me - ms, base + ms, level + 1);
 		off = gap = me;
 	}
 	if (gap < len)
-		encode_piece(st, sub + gap, len - gap, gap);
+		split_and_encode(st, sub + gap, len - gap, base + gap, level + 1);
 }
 
 static size_t put_utf8(uint8_t *out, uint32_t cp)
@@ -879,10 +904,10 @@ static void encode_segment(struct bpe_state *st, const uint8_t *text, size_t a, 
 	st->seg_base = a;
 	if (nlen == SIZE_MAX) {
 		st->emap = NULL;
-		split_and_encode(st, text + a, z - a);
+		split_and_encode(st, text + a, z - a, 0, 0);
 	} else {
 		st->emap = st->nmap;
-		split_and_encode(st, st->norm, nlen);
+		split_and_encode(st, st->norm, nlen, 0, 0);
 	}
 	st->emap = NULL;
 }
