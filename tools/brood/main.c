@@ -169,7 +169,7 @@ static void fill_config(const struct brood_opts *o, struct engine_config *cfg)
 	cfg->trace_events_cap = o->max_tokens + 8;
 }
 
-static int write_reports(const struct brood_opts *o, const struct engine_result *res)
+static int write_reports(const struct brood_opts *o, struct engine_result *res)
 {
 	struct report_summary sum;
 	int ret = 0, r;
@@ -177,7 +177,7 @@ static int write_reports(const struct brood_opts *o, const struct engine_result 
 	report_summarize(res, o, &sum);
 	report_print(stdout, &sum, o);
 	fflush(stdout);
-	if (o->json_path && (r = report_write_json(o->json_path, &sum, o)) < 0) {
+	if (o->json_path && (r = report_write_json(o->json_path, &sum, o, res)) < 0) {
 		fprintf(stderr, "brood: cannot write %s: %s\n", o->json_path, strerror(-r));
 		ret = r;
 	}
