@@ -42,6 +42,9 @@ enum {
 	OPT_SEED,
 	OPT_BATCH_US,
 	OPT_NO_PIN,
+	OPT_HTML,
+	OPT_METRICS_PORT,
+	OPT_METRICS_LINGER,
 };
 
 struct flag {
@@ -88,7 +91,13 @@ static const struct flag flags[] = {
 	{ "batch-us", OPT_BATCH_US, "N", "100",
 	  "let completions gather up to N us per wake: less CPU, times up to N us late (default "
 	  "0)" },
-	{ "quiet", 'q', NULL, NULL, "no progress line" },
+	{ "html", OPT_HTML, "FILE", "report.html",
+	  "write a self-contained HTML report with SVG charts" },
+	{ "metrics-port", OPT_METRICS_PORT, "[ADDR:]PORT", "9464",
+	  "serve Prometheus metrics on ADDR (127.0.0.1):PORT/metrics; 0 picks a port" },
+	{ "metrics-linger", OPT_METRICS_LINGER, "DURATION", "30s",
+	  "keep serving metrics this long after the load stops" },
+	{ "quiet", 'q', NULL, NULL, "no live view or progress lines" },
 	{ "seed", OPT_SEED, "N", "1", "varies the synthetic prompt (default 0)" },
 	{ "help", 'h', NULL, NULL, "show this help" },
 };
@@ -585,6 +594,7 @@ static void set_defaults(struct brood_opts *o)
 	o->max_tokens = DEFAULT_MAX_TOKENS;
 	o->timeout_ns = DEFAULT_TIMEOUT_NS;
 	o->max_event_bytes = DEFAULT_MAX_EVENT_BYTES;
+	o->metrics_port = -1;
 }
 
 static int number(const struct flag *f, const char *arg, uint64_t min, uint64_t max, uint64_t *out,
@@ -632,6 +642,37 @@ static int spawn_rate(const struct flag *f, const char *arg, double *rate, char 
 bad:
 	set_err(err, err_len, "%s %s: give users per second as a number above 0, at most 1000000",
 		flag_label(f, label, sizeof(label)), arg);
+	return -EINVAL;
+}
+
+/* --metrics-port [ADDR:]PORT: an IPv4 address (loopback by default). */
+static int metrics_addr(struct brood_opts *o, const char *arg, char *err, size_t err_len)
+{
+	const char *colon = strrchr(arg, ':');
+	const char *port = colon ? colon + 1 : arg;
+	struct in_addr in;
+	uint64_t v;
+
+	strcpy(o->metrics_addr, "127.0.0.1");
+	if (colon) {
+		size_t n = (size_t)(colon - arg);
+
+		if (n == 0 || n >= sizeof(o->metrics_addr))
+			goto bad;
+		memcpy(o->metrics_addr, arg, n);
+		o->metrics_addr[n] = '\0';
+		if (inet_pton(AF_INET, o->metrics_addr, &in) != 1)
+			goto bad;
+	}
+	if (parse_u64(port, 0, 65535, &v))
+		goto bad;
+	o->metrics_port = (int)v;
+	return 0;
+bad:
+	set_err(err, err_len,
+		"--metrics-port %s: give PORT (0..65535, 0 picks one) or IPv4ADDR:PORT, e.g. "
+		"9464 or 0.0.0.0:9464",
+		arg);
 	return -EINVAL;
 }
 
@@ -723,6 +764,13 @@ static int apply(struct brood_opts *o, const struct flag *f, const char *arg,
 		ret = number(f, arg, 0, OPTS_BATCH_US_MAX, &v, err, err_len);
 		o->batch_us = (uint32_t)v;
 		return ret;
+	case OPT_HTML:
+		o->html_path = arg;
+		return check_out_path(f->name, arg, err, err_len);
+	case OPT_METRICS_PORT:
+		return metrics_addr(o, arg, err, err_len);
+	case OPT_METRICS_LINGER:
+		return duration(f, arg, &o->metrics_linger_ns, err, err_len);
 	case 'q':
 		o->quiet = true;
 		return 0;
@@ -787,6 +835,10 @@ static int check_combination(struct brood_opts *o, bool prompt_tokens_set, char 
 	}
 	if (o->prompt_text)
 		o->prompt_tokens = 0;
+	if (o->metrics_linger_ns && o->metrics_port < 0) {
+		set_err(err, err_len, "--metrics-linger needs --metrics-port PORT to serve on");
+		return -EINVAL;
+	}
 	if (o->trace_chunks && !o->trace_path) {
 		set_err(err, err_len, "--trace-chunks needs --trace FILE to write to");
 		return -EINVAL;

@@ -100,6 +100,10 @@ int report_json_build(const struct report_summary *s, const struct brood_opts *o
 int report_write_json(const char *path, const struct report_summary *s, const struct brood_opts *o,
 		      struct engine_result *res);
 
+/* Writes len bytes to path atomically, as report_write_json does (HTML).
+ * Returns 0 or -errno. */
+int report_write_file_atomic(const char *path, const char *data, size_t len);
+
 /*
  * Appends one CSV row to path, with the header first when the file is new or
  * empty. Header and row go out in one write() on an O_APPEND descriptor

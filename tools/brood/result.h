@@ -32,7 +32,4 @@ void result_json_histograms(struct sbuf *b, struct engine_hists *h);
  */
 int result_hist_decode(struct json_val v, struct hist *h, char *err, size_t err_len);
 
-/* Writes data to path through a temporary file and rename (report.c). */
-int report_write_file_atomic(const char *path, const char *data, size_t len);
-
 #endif
