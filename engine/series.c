@@ -112,6 +112,9 @@ void series_push(struct engine_series *s, const struct engine_point *pt)
 {
 	if (!s->points)
 		return;
+	s->points[s->nr++] = *pt;
+	/* Full: merge pairs now, so that the next point is already made at
+	 * the doubled step and every point spans the same time. */
 	if (s->nr == ENGINE_SERIES_MAX) {
 		for (unsigned i = 0; i < ENGINE_SERIES_MAX / 2; i++) {
 			struct engine_point m = s->points[2 * i];
@@ -122,5 +125,4 @@ void series_push(struct engine_series *s, const struct engine_point *pt)
 		s->nr = ENGINE_SERIES_MAX / 2;
 		s->step_s *= 2;
 	}
-	s->points[s->nr++] = *pt;
 }

@@ -7,6 +7,7 @@ pkgs=(
 	cmake g++ gcc make pkg-config
 	liburing-dev libssl-dev openssl node-llhttp libsimdjson-dev
 	libsentencepiece-dev libbenchmark-dev libcmocka-dev libpcre2-dev
+	chromium python3-jsonschema
 )
 
 missing=()
