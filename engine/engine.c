@@ -203,6 +203,7 @@ struct watch {
 	struct live_snap now, last, last_point;
 	struct live_hist scratch;
 	struct engine_point window;
+	unsigned ticks; /* seconds since the last series point */
 };
 
 static void report_progress(struct watch *w, engine_progress_fn progress, void *arg, bool final)
@@ -225,9 +226,11 @@ static void watch_tick(struct watch *w, struct engine_series *series, engine_pro
 		       void *arg)
 {
 	series_point_of(&w->window, &w->now, &w->last, &w->scratch);
-	if ((double)(w->now.t_ns - w->last_point.t_ns) / 1e9 >= series->step_s - 0.01) {
+	/* Counted in ticks, not measured: a late tick must not skip a point. */
+	if (++w->ticks >= (unsigned)series->step_s) {
 		struct engine_point pt;
 
+		w->ticks = 0;
 		series_point_of(&pt, &w->now, &w->last_point, &w->scratch);
 		series_push(series, &pt);
 		w->last_point = w->now;
@@ -257,7 +260,9 @@ static void watch(struct shard *shards, unsigned n, struct engine_run *run, stru
 		if (now >= next) {
 			live_snap_take(&w->now, shards, n, now - run->t0_ns);
 			watch_tick(w, series, progress, arg);
-			next += 1000000000ull;
+			/* A late wake skips the seconds it missed: no sliver windows. */
+			while (next <= now)
+				next += 1000000000ull;
 		}
 	}
 }

@@ -20,7 +20,7 @@
 
 static const char css[] =
     "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:24px auto;"
-    "max-width:1560px;padding:0 16px;color:#222;background:#f6f7f9}"
+    "max-width:1600px;padding:0 16px;color:#222;background:#f6f7f9}"
     "h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}"
     ".meta{color:#555;margin:0 0 16px}.cards{display:flex;flex-wrap:wrap;gap:10px}"
     ".card{background:#fff;border:1px solid #ddd;border-radius:6px;padding:10px 14px;"
