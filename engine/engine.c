@@ -391,6 +391,7 @@ int engine_run(const struct engine_config *cfg, struct engine_result *res,
 	run.t0_ns = engine_now_ns() + 1000000; /* a common start, just ahead */
 	if (cfg->run_time_ns)
 		run.t_end_ns = run.t0_ns + cfg->run_time_ns;
+	res->series.t0_ns = run.t0_ns;
 	release(&run, ret ? -1 : 1);
 
 	if (!ret)

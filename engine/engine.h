@@ -130,6 +130,7 @@ struct engine_point {
 #define ENGINE_SERIES_MAX 3600
 
 struct engine_series {
+	uint64_t t0_ns;		     /* the run's start, CLOCK_MONOTONIC (as the trace's times) */
 	struct engine_point *points; /* ENGINE_SERIES_MAX entries, owned */
 	unsigned nr;		     /* points filled */
 	double step_s;		     /* 1, then 2, 4, ... after merging */

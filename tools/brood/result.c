@@ -127,7 +127,8 @@ void result_json_series(struct sbuf *b, const struct engine_series *se)
 {
 	sbuf_adds(b, "  \"series\": {\n    \"step_s\": ");
 	num(b, se->step_s);
-	sbuf_addf(b, ",\n    \"points\": %u", se->nr);
+	sbuf_addf(b, ",\n    \"t0_monotonic_ns\": %" PRIu64 ",\n    \"points\": %u", se->t0_ns,
+		  se->nr);
 	COLUMN("t_s", p->t_s, "%.3f");
 	COLUMN("dt_s", p->dt_s, "%.3f");
 	COLUMN("started", p->started, "%" PRIu64);
