@@ -71,7 +71,7 @@ check() { # page, chart ids...
 	[ "$n" -ge 3 ] || fail "$page.html: only $n series drawn"
 }
 
-check run chart-ttft-time chart-itl-time chart-tokens-time chart-rps-time chart-cdf chart-errors chart-responses
+check run chart-ttft-time chart-itl-time chart-tokens-time chart-rps-time chart-cdf chart-errors-time chart-errors chart-responses
 check sweep chart-sweep-ttft chart-sweep-itl chart-sweep-throughput chart-sweep-rps
 grep -q 'class="mark"' "$dir/sweep.dom" || fail "sweep.html: saturation not marked"
 echo "browser: run and sweep reports load clean with all charts"

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine.h"
 #include "html.h"
 #include "report.h"
 #include "result.h"
@@ -234,7 +235,7 @@ static void time_charts(struct page *p)
 		struct svg_series s[] = { { "p50", t.v, tp50.v, n, false },
 					  { "p99", t.v, tp99.v, n, true } };
 		struct svg_chart c = { "chart-ttft-time", "TTFT percentiles over time", "seconds",
-				       "ms", false, false, s, 2, false, 0, NULL };
+				       "ms", false, false, s, 2, false, 0, NULL, NULL };
 
 		svg_line_chart(b, &c);
 	}
@@ -242,14 +243,14 @@ static void time_charts(struct page *p)
 		struct svg_series s[] = { { "p50", t.v, ip50.v, n, false },
 					  { "p99", t.v, ip99.v, n, true } };
 		struct svg_chart c = { "chart-itl-time", "ITL percentiles over time", "seconds",
-				       "ms", false, false, s, 2, false, 0, NULL };
+				       "ms", false, false, s, 2, false, 0, NULL, NULL };
 
 		svg_line_chart(b, &c);
 	}
 	{
 		struct svg_series s[] = { { "output tokens/s", t.v, tok_s, n, false } };
 		struct svg_chart c = { "chart-tokens-time", "Output throughput over time", "seconds",
-				       "tokens/s", false, false, s, 1, false, 0, NULL };
+				       "tokens/s", false, false, s, 1, false, 0, NULL, NULL };
 
 		svg_line_chart(b, &c);
 	}
@@ -258,7 +259,7 @@ static void time_charts(struct page *p)
 					  { "finished/s", t.v, fin_s, n, false },
 					  { "failed/s", t.v, fail_s, n, false } };
 		struct svg_chart c = { "chart-rps-time", "Requests over time", "seconds",
-				       "requests/s", false, false, s, 3, false, 0, NULL };
+				       "requests/s", false, false, s, 3, false, 0, NULL, NULL };
 
 		svg_line_chart(b, &c);
 	}
@@ -339,7 +340,7 @@ static void cdf_chart(struct page *p)
 				  { "E2E", c[2].x, c[2].y, c[2].n, false } };
 	struct svg_chart ch = { "chart-cdf", "Latency CDFs (whole run, exact histograms)",
 				"ms (log scale)", "fraction of values", true, true, s, 3, false, 0,
-				NULL };
+				NULL, NULL };
 
 	sbuf_adds(p->b, "<h2>Latency distribution</h2><div class=\"charts\">\n");
 	svg_line_chart(p->b, &ch);
@@ -369,6 +370,43 @@ static int bar_each(size_t i, const char *key, size_t key_len, struct json_val v
 	return 0;
 }
 
+/* Failed requests per second over time, one line per class that had any. */
+static void errors_over_time(struct page *p)
+{
+	struct column t = column(p->root, "series.t_s"), dt = column(p->root, "series.dt_s");
+	struct column cls[ENGINE_NR_ERR];
+	struct svg_series s[ENGINE_NR_ERR];
+	size_t nr = 0;
+
+	for (int e = 0; e < ENGINE_NR_ERR; e++) {
+		char path[64];
+		double sum = 0;
+
+		snprintf(path, sizeof(path), "series.errors.%s", engine_err_name((enum engine_err)e));
+		cls[e] = column(p->root, path);
+		if (cls[e].n != t.n || dt.n != t.n)
+			continue;
+		for (size_t i = 0; i < t.n; i++) {
+			sum += cls[e].v[i];
+			cls[e].v[i] = dt.v[i] > 0 ? cls[e].v[i] / dt.v[i] : NAN;
+		}
+		if (sum > 0)
+			s[nr++] = (struct svg_series){ engine_err_name((enum engine_err)e), t.v,
+						       cls[e].v, t.n, false };
+	}
+	{
+		struct svg_chart c = { "chart-errors-time", "Failed requests over time, by class",
+				       "seconds", "failed/s", false, false, s, nr, false, 0, NULL,
+				       "no failed requests" };
+
+		svg_line_chart(p->b, &c);
+	}
+	for (int e = 0; e < ENGINE_NR_ERR; e++)
+		free(cls[e].v);
+	free(t.v);
+	free(dt.v);
+}
+
 static void error_charts(struct page *p)
 {
 	struct sbuf *b = p->b;
@@ -388,6 +426,7 @@ static void error_charts(struct page *p)
 		sbuf_adds(b, "</code>");
 	}
 	sbuf_adds(b, "</p><div class=\"charts\">\n");
+	errors_over_time(p);
 	svg_bar_chart(b, "chart-errors", "Failed requests by error class", errs.names, errs.values,
 		      errs.n, "#d62728");
 	svg_bar_chart(b, "chart-responses", "HTTP responses by status class", resp.names,
@@ -529,7 +568,7 @@ static void render_sweep(struct page *p, struct json_val levels)
 					   { "p95", s.level, s.ttft95, s.n, false },
 					   { "p99", s.level, s.ttft99, s.n, true } };
 		struct svg_chart c = { "chart-sweep-ttft", "TTFT vs level", "level", "ms", false,
-				       false, sr, 3, isfinite(sat), sat, mark };
+				       false, sr, 3, isfinite(sat), sat, mark, NULL };
 
 		svg_line_chart(b, &c);
 	}
@@ -537,14 +576,14 @@ static void render_sweep(struct page *p, struct json_val levels)
 		struct svg_series sr[] = { { "p50", s.level, s.itl50, s.n, false },
 					   { "p99", s.level, s.itl99, s.n, true } };
 		struct svg_chart c = { "chart-sweep-itl", "ITL vs level", "level", "ms", false,
-				       false, sr, 2, isfinite(sat), sat, mark };
+				       false, sr, 2, isfinite(sat), sat, mark, NULL };
 
 		svg_line_chart(b, &c);
 	}
 	{
 		struct svg_series sr[] = { { "output tokens/s", s.level, s.tok_s, s.n, false } };
 		struct svg_chart c = { "chart-sweep-throughput", "Throughput vs level", "level",
-				       "tokens/s", false, false, sr, 1, isfinite(sat), sat, mark };
+				       "tokens/s", false, false, sr, 1, isfinite(sat), sat, mark, NULL };
 
 		svg_line_chart(b, &c);
 	}
@@ -552,7 +591,7 @@ static void render_sweep(struct page *p, struct json_val levels)
 		struct svg_series sr[] = { { "requests/s", s.level, s.rps, s.n, false },
 					   { "failed %", s.level, s.fail_pct, s.n, true } };
 		struct svg_chart c = { "chart-sweep-rps", "Requests/s and failures vs level",
-				       "level", "", false, false, sr, 2, isfinite(sat), sat, mark };
+				       "level", "", false, false, sr, 2, isfinite(sat), sat, mark, NULL };
 
 		svg_line_chart(b, &c);
 	}

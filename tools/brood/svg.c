@@ -271,8 +271,9 @@ void svg_line_chart(struct sbuf *b, const struct svg_chart *c)
 
 	frame(b, c->id, c->title);
 	if (!bounds(c, &x, &y)) {
-		sbuf_addf(b, "<text x=\"%d\" y=\"%d\" class=\"nodata\">no data</text></svg>\n",
-			  W / 2, H / 2);
+		sbuf_addf(b, "<text x=\"%d\" y=\"%d\" class=\"nodata\">", W / 2, H / 2);
+		esc(b, c->empty_text ? c->empty_text : "no data");
+		sbuf_adds(b, "</text></svg>\n");
 		return;
 	}
 	x_ticks(b, &x);

@@ -31,6 +31,7 @@ struct svg_chart {
 	bool has_mark;	    /* a vertical marker at mark_x */
 	double mark_x;
 	const char *mark_label;
+	const char *empty_text; /* shown when nothing can be drawn; "no data" if NULL */
 };
 
 /* Appends <svg ...>...</svg> for a line chart; an empty chart says "no data". */
