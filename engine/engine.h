@@ -104,16 +104,16 @@ void engine_hists_list(struct engine_hists *h, struct hist *out[ENGINE_NR_HISTS]
  * buckets (live.h: within 1.6%), 0 when the window saw none.
  */
 struct engine_point {
-	double t_s;		  /* end of the window, seconds since the start */
-	double dt_s;		  /* window length, seconds */
-	uint64_t started;	  /* requests started */
-	uint64_t ok;		  /* requests finished well */
-	uint64_t failed;	  /* requests finished with an error */
+	double t_s;			/* end of the window, seconds since the start */
+	double dt_s;			/* window length, seconds */
+	uint64_t started;		/* requests started */
+	uint64_t ok;			/* requests finished well */
+	uint64_t failed;		/* requests finished with an error */
 	uint64_t errors[ENGINE_NR_ERR]; /* failed, by class */
-	uint64_t output_tokens;	  /* of requests finished well */
-	uint64_t chunks;	  /* content events received */
-	uint64_t users;		  /* users spawned at the window's end (a level) */
-	uint64_t connections;	  /* connections open at the window's end (a level) */
+	uint64_t output_tokens;		/* of requests finished well */
+	uint64_t chunks;		/* content events received */
+	uint64_t users;			/* users spawned at the window's end (a level) */
+	uint64_t connections;		/* connections open at the window's end (a level) */
 	uint64_t ttft_count, itl_count, e2e_count; /* values in the window */
 	uint64_t ttft_p50_ns, ttft_p99_ns;
 	uint64_t itl_p50_ns, itl_p99_ns;
@@ -144,9 +144,9 @@ struct engine_result {
 	double shard_cpu_seconds; /* the shard threads' CPU alone */
 	unsigned nr_shards;
 	unsigned nr_users;
-	bool interrupted;      /* stopped by engine_stop (SIGINT/SIGTERM) */
-	char first_error[256]; /* a sample of the first failure, for the report */
-	struct engine_series series;	    /* per-second points; freed by engine_result_close */
+	bool interrupted;		      /* stopped by engine_stop (SIGINT/SIGTERM) */
+	char first_error[256];		      /* a sample of the first failure, for the report */
+	struct engine_series series;	      /* per-second points; freed by engine_result_close */
 	struct live_hist live[LIVE_NR_HISTS]; /* the live buckets at the end */
 };
 
@@ -154,10 +154,10 @@ struct engine_result {
  * on the thread that called engine_run, and once more at the end. */
 struct engine_progress {
 	uint64_t elapsed_ns;
-	struct engine_counters c;		  /* since the start */
-	const struct live_hist *h;		  /* [LIVE_NR_HISTS], since the start */
-	const struct engine_point *window;	  /* the last second */
-	bool final;				  /* every shard has finished */
+	struct engine_counters c;	   /* since the start */
+	const struct live_hist *h;	   /* [LIVE_NR_HISTS], since the start */
+	const struct engine_point *window; /* the last second */
+	bool final;			   /* every shard has finished */
 };
 
 typedef void (*engine_progress_fn)(const struct engine_progress *p, void *arg);

@@ -138,14 +138,14 @@ bool engine_stop_requested(void);
 
 /* Single-writer counters that another thread reads: relaxed stores keep
  * them tear-free without a locked instruction. */
-/* Records into the exact histogram and the live buckets alike. */
-#define HIST_LIVE(s, name, kind, ns)                 \
-	do {                                         \
-		uint64_t v_ = (ns);                  \
-		hist_record(&(s)->h.name, v_);       \
-		live_record(&(s)->lh[kind], v_);     \
-	} while (0)
-
 #define CTR_ADD(s, field, n) __atomic_store_n(&(s)->c.field, (s)->c.field + (n), __ATOMIC_RELAXED)
+
+/* Records into the exact histogram and the live buckets alike. */
+#define HIST_LIVE(s, name, kind, ns)                                                               \
+	do {                                                                                       \
+		uint64_t v_ = (ns);                                                                \
+		hist_record(&(s)->h.name, v_);                                                     \
+		live_record(&(s)->lh[kind], v_);                                                   \
+	} while (0)
 
 #endif

@@ -69,8 +69,8 @@ uint64_t live_hist_percentile(const struct live_hist *h, double p)
 		seen += h->counts[i];
 		if (seen >= want)
 			return i == 0 || i == LIVE_NR_BUCKETS - 1
-				       ? live_bucket_lower_ns(i)
-				       : (live_bucket_lower_ns(i) + live_bucket_upper_ns(i)) / 2;
+				   ? live_bucket_lower_ns(i)
+				   : (live_bucket_lower_ns(i) + live_bucket_upper_ns(i)) / 2;
 	}
 	return 0;
 }

@@ -16,10 +16,10 @@
 
 #include <stdint.h>
 
-#define LIVE_SUB_BITS	 5 /* 32 buckets per power of two */
-#define LIVE_LOW_SHIFT	 10 /* 1024 ns: the first bucketed octave */
-#define LIVE_HIGH_SHIFT	 42 /* 2^42 ns (~73 min): values above land in the last bucket */
-#define LIVE_NR_BUCKETS	 (2 + ((LIVE_HIGH_SHIFT - LIVE_LOW_SHIFT) << LIVE_SUB_BITS))
+#define LIVE_SUB_BITS	5  /* 32 buckets per power of two */
+#define LIVE_LOW_SHIFT	10 /* 1024 ns: the first bucketed octave */
+#define LIVE_HIGH_SHIFT 42 /* 2^42 ns (~73 min): values above land in the last bucket */
+#define LIVE_NR_BUCKETS (2 + ((LIVE_HIGH_SHIFT - LIVE_LOW_SHIFT) << LIVE_SUB_BITS))
 
 enum live_kind {
 	LIVE_TTFT,

@@ -350,8 +350,8 @@ static void check_histograms(struct json_val root)
 		for (size_t k = 0; k < 4; k++) {
 			snprintf(path, sizeof(path), "summary.%s_ms.%s", names[i], ps[k]);
 			if (!same(pct_ms(&h, pv[k]), num(root, path)))
-				fail_msg("%s: decoded %.10g, summary %.10g", path, pct_ms(&h, pv[k]),
-					 num(root, path));
+				fail_msg("%s: decoded %.10g, summary %.10g", path,
+					 pct_ms(&h, pv[k]), num(root, path));
 		}
 		snprintf(path, sizeof(path), "summary.%s_ms.mean", names[i]);
 		assert_true(same(hist_mean(&h) / 1e6, num(root, path)));
@@ -451,9 +451,29 @@ static void test_run_outputs(void **state)
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", m.port);
 	snprintf(port_s, sizeof(port_s), "0");
 
-	const char *argv[] = { brood_bin, "run", "-H", url, "-u", "6", "-t", "2500ms", "-o", "12",
-			       "--json", json, "--html", html, "--summary-file", csv, "--trace",
-			       trace, "--metrics-port", port_s, "--metrics-linger", "60s", "-q",
+	const char *argv[] = { brood_bin,
+			       "run",
+			       "-H",
+			       url,
+			       "-u",
+			       "6",
+			       "-t",
+			       "2500ms",
+			       "-o",
+			       "12",
+			       "--json",
+			       json,
+			       "--html",
+			       html,
+			       "--summary-file",
+			       csv,
+			       "--trace",
+			       trace,
+			       "--metrics-port",
+			       port_s,
+			       "--metrics-linger",
+			       "60s",
+			       "-q",
 			       NULL };
 	pid_t pid = spawn(argv, out, err);
 
@@ -545,8 +565,9 @@ static void test_run_outputs(void **state)
 			lines++;
 		assert_true(lines == num(root, "summary.requests_ok") +
 					 num(root, "summary.requests_failed"));
-		for (const char *k = "\"t_start_ns\":\0\"t_send_ns\":\0\"status\":200\0\"error\":null\0"
-				     "\"ttft_ns\":\0\"e2e_ns\":\0\"output_tokens\":12\0";
+		for (const char *k =
+			 "\"t_start_ns\":\0\"t_send_ns\":\0\"status\":200\0\"error\":null\0"
+			 "\"ttft_ns\":\0\"e2e_ns\":\0\"output_tokens\":12\0";
 		     *k; k += strlen(k) + 1)
 			if (!strstr(doc_text, k))
 				fail_msg("trace lacks %s", k);
@@ -557,8 +578,9 @@ static void test_run_outputs(void **state)
 	/* The HTML: whole, self-contained, with the charts. */
 	doc_text = slurp(html);
 	assert_non_null(doc_text);
-	for (const char *k = "id=\"chart-ttft-time\"\0id=\"chart-itl-time\"\0id=\"chart-tokens-time\"\0"
-			     "id=\"chart-cdf\"\0id=\"chart-errors\"\0</html>\n\0";
+	for (const char *k =
+		 "id=\"chart-ttft-time\"\0id=\"chart-itl-time\"\0id=\"chart-tokens-time\"\0"
+		 "id=\"chart-cdf\"\0id=\"chart-errors\"\0</html>\n\0";
 	     *k; k += strlen(k) + 1)
 		if (!strstr(doc_text, k))
 			fail_msg("HTML lacks %s", k);
@@ -569,8 +591,10 @@ static void test_run_outputs(void **state)
 
 	/* A second run appends one row under the same header. */
 	{
-		const char *argv2[] = { brood_bin, "run", "-H", url, "-u", "2", "-n", "10", "-o", "3",
-					"--summary-file", csv, "-q", NULL };
+		const char *argv2[] = {
+			brood_bin,	  "run", "-H", url, "-u", "2", "-n", "10", "-o", "3",
+			"--summary-file", csv,	 "-q", NULL
+		};
 		char *c, *line2, *line3;
 		int fields[3] = { 0 };
 
@@ -700,7 +724,8 @@ int main(int argc, char **argv)
 	};
 
 	if (argc < 6) {
-		fprintf(stderr, "usage: %s brood-mock brood schema validator sweep.json\n", argv[0]);
+		fprintf(stderr, "usage: %s brood-mock brood schema validator sweep.json\n",
+			argv[0]);
 		return 2;
 	}
 	mock_bin = argv[1];

@@ -92,8 +92,9 @@ static void test_access(void **state)
 
 static void test_errors(void **state)
 {
-	static const char *const bad[] = { "", "{", "{\"a\": 1,}", "[1 2]", "{\"a\": nan}",
-					   "{\"a\": \"\x01\"}" };
+	static const char *const bad[] = {
+		"", "{", "{\"a\": 1,}", "[1 2]", "{\"a\": nan}", "{\"a\": \"\x01\"}"
+	};
 	struct json_doc *d;
 	char err[128];
 

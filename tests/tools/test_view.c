@@ -17,7 +17,7 @@
 #include "metrics.h"
 #include "view.h"
 
-#define S (1000000000ull)
+#define S  (1000000000ull)
 #define MS (1000000ull)
 
 static struct live_hist lh[LIVE_NR_HISTS];

@@ -43,10 +43,10 @@ static const struct metric metrics[] = {
 	{ "generator CPU s", "generator.cpu_seconds", LOWER },
 };
 
-static const char *const config_keys[] = { "config.model",	  "config.users",
-					   "config.max_tokens",	  "config.prompt_tokens",
-					   "config.chat",	  "config.stream",
-					   "config.spawn_rate",	  "config.run_time_s" };
+static const char *const config_keys[] = { "config.model",	"config.users",
+					   "config.max_tokens", "config.prompt_tokens",
+					   "config.chat",	"config.stream",
+					   "config.spawn_rate", "config.run_time_s" };
 
 static bool is_run(struct json_val v)
 {
@@ -79,9 +79,10 @@ static int check(struct json_val v, const char *name, char *err, size_t err_len)
 		return -EPROTO;
 	}
 	if (ver > REPORT_SCHEMA_VERSION) {
-		snprintf(err, err_len,
-			 "%s has schema_version %g, newer than this brood reads (%d): upgrade brood",
-			 name, ver, REPORT_SCHEMA_VERSION);
+		snprintf(
+		    err, err_len,
+		    "%s has schema_version %g, newer than this brood reads (%d): upgrade brood",
+		    name, ver, REPORT_SCHEMA_VERSION);
 		return -EPROTO;
 	}
 	return 0;
@@ -159,12 +160,16 @@ int compare_print(FILE *f, struct json_val a, struct json_val b, const char *nam
 		char path[64];
 		double va, vb;
 
-		snprintf(path, sizeof(path), "summary.errors.%s", engine_err_name((enum engine_err)e));
+		snprintf(path, sizeof(path), "summary.errors.%s",
+			 engine_err_name((enum engine_err)e));
 		va = json_path_num(a, path, 0);
 		vb = json_path_num(b, path, 0);
 		if (va || vb)
 			fprintf(f, "%-24s %14.0f %14.0f %+14.0f %9s  %s\n", path + 15, va, vb,
-				vb - va, "", vb > va ? "worse" : vb < va ? "better" : "");
+				vb - va, "",
+				vb > va	  ? "worse"
+				: vb < va ? "better"
+					  : "");
 	}
 	return 0;
 }

@@ -210,10 +210,12 @@ static void time_charts(struct page *p)
 		      ip50 = column(p->root, "series.itl_p50_ms"),
 		      ip99 = column(p->root, "series.itl_p99_ms"),
 		      tok = column(p->root, "series.output_tokens"),
-		      st = column(p->root, "series.started"), fin = column(p->root, "series.finished"),
+		      st = column(p->root, "series.started"),
+		      fin = column(p->root, "series.finished"),
 		      fail = column(p->root, "series.failed");
 	size_t n = t.n;
-	double *tok_s = calloc(n ? n : 1, sizeof(double)), *st_s = calloc(n ? n : 1, sizeof(double)),
+	double *tok_s = calloc(n ? n : 1, sizeof(double)),
+	       *st_s = calloc(n ? n : 1, sizeof(double)),
 	       *fin_s = calloc(n ? n : 1, sizeof(double)),
 	       *fail_s = calloc(n ? n : 1, sizeof(double));
 
@@ -234,23 +236,53 @@ static void time_charts(struct page *p)
 	{
 		struct svg_series s[] = { { "p50", t.v, tp50.v, n, false },
 					  { "p99", t.v, tp99.v, n, true } };
-		struct svg_chart c = { "chart-ttft-time", "TTFT percentiles over time", "seconds",
-				       "ms", false, false, s, 2, false, 0, NULL, NULL };
+		struct svg_chart c = { "chart-ttft-time",
+				       "TTFT percentiles over time",
+				       "seconds",
+				       "ms",
+				       false,
+				       false,
+				       s,
+				       2,
+				       false,
+				       0,
+				       NULL,
+				       NULL };
 
 		svg_line_chart(b, &c);
 	}
 	{
 		struct svg_series s[] = { { "p50", t.v, ip50.v, n, false },
 					  { "p99", t.v, ip99.v, n, true } };
-		struct svg_chart c = { "chart-itl-time", "ITL percentiles over time", "seconds",
-				       "ms", false, false, s, 2, false, 0, NULL, NULL };
+		struct svg_chart c = { "chart-itl-time",
+				       "ITL percentiles over time",
+				       "seconds",
+				       "ms",
+				       false,
+				       false,
+				       s,
+				       2,
+				       false,
+				       0,
+				       NULL,
+				       NULL };
 
 		svg_line_chart(b, &c);
 	}
 	{
 		struct svg_series s[] = { { "output tokens/s", t.v, tok_s, n, false } };
-		struct svg_chart c = { "chart-tokens-time", "Output throughput over time", "seconds",
-				       "tokens/s", false, false, s, 1, false, 0, NULL, NULL };
+		struct svg_chart c = { "chart-tokens-time",
+				       "Output throughput over time",
+				       "seconds",
+				       "tokens/s",
+				       false,
+				       false,
+				       s,
+				       1,
+				       false,
+				       0,
+				       NULL,
+				       NULL };
 
 		svg_line_chart(b, &c);
 	}
@@ -258,8 +290,18 @@ static void time_charts(struct page *p)
 		struct svg_series s[] = { { "started/s", t.v, st_s, n, true },
 					  { "finished/s", t.v, fin_s, n, false },
 					  { "failed/s", t.v, fail_s, n, false } };
-		struct svg_chart c = { "chart-rps-time", "Requests over time", "seconds",
-				       "requests/s", false, false, s, 3, false, 0, NULL, NULL };
+		struct svg_chart c = { "chart-rps-time",
+				       "Requests over time",
+				       "seconds",
+				       "requests/s",
+				       false,
+				       false,
+				       s,
+				       3,
+				       false,
+				       0,
+				       NULL,
+				       NULL };
 
 		svg_line_chart(b, &c);
 	}
@@ -338,9 +380,18 @@ static void cdf_chart(struct page *p)
 	struct svg_series s[] = { { "TTFT", c[0].x, c[0].y, c[0].n, false },
 				  { "ITL", c[1].x, c[1].y, c[1].n, false },
 				  { "E2E", c[2].x, c[2].y, c[2].n, false } };
-	struct svg_chart ch = { "chart-cdf", "Latency CDFs (whole run, exact histograms)",
-				"ms (log scale)", "fraction of values", true, true, s, 3, false, 0,
-				NULL, NULL };
+	struct svg_chart ch = { "chart-cdf",
+				"Latency CDFs (whole run, exact histograms)",
+				"ms (log scale)",
+				"fraction of values",
+				true,
+				true,
+				s,
+				3,
+				false,
+				0,
+				NULL,
+				NULL };
 
 	sbuf_adds(p->b, "<h2>Latency distribution</h2><div class=\"charts\">\n");
 	svg_line_chart(p->b, &ch);
@@ -382,7 +433,8 @@ static void errors_over_time(struct page *p)
 		char path[64];
 		double sum = 0;
 
-		snprintf(path, sizeof(path), "series.errors.%s", engine_err_name((enum engine_err)e));
+		snprintf(path, sizeof(path), "series.errors.%s",
+			 engine_err_name((enum engine_err)e));
 		cls[e] = column(p->root, path);
 		if (cls[e].n != t.n || dt.n != t.n)
 			continue;
@@ -395,8 +447,17 @@ static void errors_over_time(struct page *p)
 						       cls[e].v, t.n, false };
 	}
 	{
-		struct svg_chart c = { "chart-errors-time", "Failed requests over time, by class",
-				       "seconds", "failed/s", false, false, s, nr, false, 0, NULL,
+		struct svg_chart c = { "chart-errors-time",
+				       "Failed requests over time, by class",
+				       "seconds",
+				       "failed/s",
+				       false,
+				       false,
+				       s,
+				       nr,
+				       false,
+				       0,
+				       NULL,
 				       "no failed requests" };
 
 		svg_line_chart(p->b, &c);
@@ -567,31 +628,71 @@ static void render_sweep(struct page *p, struct json_val levels)
 		struct svg_series sr[] = { { "p50", s.level, s.ttft50, s.n, false },
 					   { "p95", s.level, s.ttft95, s.n, false },
 					   { "p99", s.level, s.ttft99, s.n, true } };
-		struct svg_chart c = { "chart-sweep-ttft", "TTFT vs level", "level", "ms", false,
-				       false, sr, 3, isfinite(sat), sat, mark, NULL };
+		struct svg_chart c = { "chart-sweep-ttft",
+				       "TTFT vs level",
+				       "level",
+				       "ms",
+				       false,
+				       false,
+				       sr,
+				       3,
+				       isfinite(sat),
+				       sat,
+				       mark,
+				       NULL };
 
 		svg_line_chart(b, &c);
 	}
 	{
 		struct svg_series sr[] = { { "p50", s.level, s.itl50, s.n, false },
 					   { "p99", s.level, s.itl99, s.n, true } };
-		struct svg_chart c = { "chart-sweep-itl", "ITL vs level", "level", "ms", false,
-				       false, sr, 2, isfinite(sat), sat, mark, NULL };
+		struct svg_chart c = { "chart-sweep-itl",
+				       "ITL vs level",
+				       "level",
+				       "ms",
+				       false,
+				       false,
+				       sr,
+				       2,
+				       isfinite(sat),
+				       sat,
+				       mark,
+				       NULL };
 
 		svg_line_chart(b, &c);
 	}
 	{
 		struct svg_series sr[] = { { "output tokens/s", s.level, s.tok_s, s.n, false } };
-		struct svg_chart c = { "chart-sweep-throughput", "Throughput vs level", "level",
-				       "tokens/s", false, false, sr, 1, isfinite(sat), sat, mark, NULL };
+		struct svg_chart c = { "chart-sweep-throughput",
+				       "Throughput vs level",
+				       "level",
+				       "tokens/s",
+				       false,
+				       false,
+				       sr,
+				       1,
+				       isfinite(sat),
+				       sat,
+				       mark,
+				       NULL };
 
 		svg_line_chart(b, &c);
 	}
 	{
 		struct svg_series sr[] = { { "requests/s", s.level, s.rps, s.n, false },
 					   { "failed %", s.level, s.fail_pct, s.n, true } };
-		struct svg_chart c = { "chart-sweep-rps", "Requests/s and failures vs level",
-				       "level", "", false, false, sr, 2, isfinite(sat), sat, mark, NULL };
+		struct svg_chart c = { "chart-sweep-rps",
+				       "Requests/s and failures vs level",
+				       "level",
+				       "",
+				       false,
+				       false,
+				       sr,
+				       2,
+				       isfinite(sat),
+				       sat,
+				       mark,
+				       NULL };
 
 		svg_line_chart(b, &c);
 	}
@@ -618,8 +719,7 @@ int html_render(struct sbuf *b, struct json_val root, char *err, size_t err_len)
 
 	if (json_get(root, "levels", &levels) && json_type_of(levels) == JSON_T_ARRAY) {
 		render_sweep(&p, levels);
-	} else if (json_get(root, "summary", &summary) &&
-		   json_type_of(summary) == JSON_T_OBJECT) {
+	} else if (json_get(root, "summary", &summary) && json_type_of(summary) == JSON_T_OBJECT) {
 		render_run(&p);
 	} else {
 		snprintf(err, err_len,
@@ -652,8 +752,7 @@ static int render_write(const char *path, struct json_doc *d, char *err, size_t 
 	return ret;
 }
 
-int html_write_from_json(const char *path, const char *json, size_t len, char *err,
-			 size_t err_len)
+int html_write_from_json(const char *path, const char *json, size_t len, char *err, size_t err_len)
 {
 	struct json_doc *d;
 	int ret = json_doc_parse(json, len, &d, err, err_len);
@@ -682,8 +781,9 @@ int html_report_main(int argc, char **argv)
 		} else if (argv[i][0] != '-' && !in)
 			in = argv[i];
 		else {
-			fprintf(stderr, "brood report: unexpected '%s'; usage: brood report "
-					"RESULT.json --html FILE\n",
+			fprintf(stderr,
+				"brood report: unexpected '%s'; usage: brood report "
+				"RESULT.json --html FILE\n",
 				argv[i]);
 			return 2;
 		}

@@ -20,8 +20,7 @@
 int html_render(struct sbuf *b, struct json_val root, char *err, size_t err_len);
 
 /* Parses json, renders, writes path atomically. Returns 0 or -errno (err set). */
-int html_write_from_json(const char *path, const char *json, size_t len, char *err,
-			 size_t err_len);
+int html_write_from_json(const char *path, const char *json, size_t len, char *err, size_t err_len);
 
 /* `brood report RESULT.json --html FILE`. Returns the exit status. */
 int html_report_main(int argc, char **argv);

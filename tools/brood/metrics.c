@@ -27,8 +27,8 @@
 #define IO_TIMEOUT_S 2
 
 struct metrics {
-	int fd;		/* listening socket */
-	int wake[2];	/* pipe: metrics_stop wakes the accept loop */
+	int fd;	     /* listening socket */
+	int wake[2]; /* pipe: metrics_stop wakes the accept loop */
 	pthread_t thread;
 	pthread_mutex_t mu; /* guards st */
 	struct metrics_state st;
@@ -36,10 +36,9 @@ struct metrics {
 
 /* The Prometheus bucket ladder (seconds). Each le written is the live
  * bucket edge nearest the rung, so every bucket count is exact. */
-static const double ladder_s[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-				   0.025,  0.05,    0.1,    0.25,  0.5,	   1,	  2.5,
-				   5,	   10,	    25,	    50,	   100,	   250,	  500,
-				   1000,   2500 };
+static const double ladder_s[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+				   0.05,   0.1,	    0.25,   0.5,   1,	   2.5,	  5,	10,
+				   25,	   50,	    100,    250,   500,	   1000,  2500 };
 
 static void counter(struct sbuf *b, const char *name, const char *help, uint64_t v)
 {
@@ -52,8 +51,7 @@ static void gauge(struct sbuf *b, const char *name, const char *help, double v)
 	sbuf_addf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %.10g\n", name, help, name, name, v);
 }
 
-static void histogram(struct sbuf *b, const char *name, const char *help,
-		      const struct live_hist *h)
+static void histogram(struct sbuf *b, const char *name, const char *help, const struct live_hist *h)
 {
 	uint64_t cum = 0, last_b = 0;
 	unsigned next = 0;
@@ -182,10 +180,11 @@ static void serve_one(struct metrics *m, int fd)
 	}
 	free(st);
 	if (!body.err) {
-		int n = snprintf(head, sizeof(head),
-				 "HTTP/1.1 %s\r\nContent-Type: text/plain; version=0.0.4; "
-				 "charset=utf-8\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-				 status, body.len);
+		int n =
+		    snprintf(head, sizeof(head),
+			     "HTTP/1.1 %s\r\nContent-Type: text/plain; version=0.0.4; "
+			     "charset=utf-8\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+			     status, body.len);
 
 		if (write_all(fd, head, (size_t)n) == 0)
 			write_all(fd, body.p ? body.p : "", body.len);
@@ -218,8 +217,8 @@ static void *serve(void *arg)
 	return NULL;
 }
 
-int metrics_start(struct metrics **out, const char *addr, int port, unsigned users,
-		  int *bound_port, char *err, size_t err_len)
+int metrics_start(struct metrics **out, const char *addr, int port, unsigned users, int *bound_port,
+		  char *err, size_t err_len)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	socklen_t sa_len = sizeof(sa);
@@ -249,13 +248,15 @@ int metrics_start(struct metrics **out, const char *addr, int port, unsigned use
 	if (bind(m->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(m->fd, 16) < 0 ||
 	    getsockname(m->fd, (struct sockaddr *)&sa, &sa_len) < 0) {
 		ret = -errno;
-		snprintf(err, err_len, "--metrics-port: cannot listen on %s:%d (%s); pick another port",
-			 addr, port, strerror(errno));
+		snprintf(err, err_len,
+			 "--metrics-port: cannot listen on %s:%d (%s); pick another port", addr,
+			 port, strerror(errno));
 		goto err;
 	}
 	ret = -pthread_create(&m->thread, NULL, serve, m);
 	if (ret) {
-		snprintf(err, err_len, "--metrics-port: cannot start its thread: %s", strerror(-ret));
+		snprintf(err, err_len, "--metrics-port: cannot start its thread: %s",
+			 strerror(-ret));
 		goto err;
 	}
 	*bound_port = ntohs(sa.sin_port);

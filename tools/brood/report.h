@@ -16,9 +16,10 @@
 #include "engine.h"
 #include "opts.h"
 
-#define REPORT_SCHEMA_VERSION 2 /* docs/result.schema.json; 2 added environment, series, histograms */
-#define REPORT_MAX_WARNINGS   8
-#define REPORT_WARNING_MAX    256 /* bytes per warning, with the NUL */
+#define REPORT_SCHEMA_VERSION                                                                      \
+	2 /* docs/result.schema.json; 2 added environment, series, histograms */
+#define REPORT_MAX_WARNINGS 8
+#define REPORT_WARNING_MAX  256 /* bytes per warning, with the NUL */
 
 /* One latency in milliseconds; all 0 when count is 0. Percentiles are
  * HdrHistogram's (the top of the value's slot, within 0.1%) capped at max;

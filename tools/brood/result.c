@@ -89,14 +89,14 @@ void result_json_environment(struct sbuf *b)
 }
 
 /* One column of the series: "name": [v, ...]. */
-#define COLUMN(name, expr, fmt)                                                  \
-	do {                                                                     \
-		sbuf_adds(b, ",\n    \"" name "\": [");                          \
-		for (unsigned i_ = 0; i_ < se->nr; i_++) {                       \
-			const struct engine_point *p = &se->points[i_];          \
-			sbuf_addf(b, i_ ? ", " fmt : fmt, expr);                 \
-		}                                                                \
-		sbuf_adds(b, "]");                                               \
+#define COLUMN(name, expr, fmt)                                                                    \
+	do {                                                                                       \
+		sbuf_adds(b, ",\n    \"" name "\": [");                                            \
+		for (unsigned i_ = 0; i_ < se->nr; i_++) {                                         \
+			const struct engine_point *p = &se->points[i_];                            \
+			sbuf_addf(b, i_ ? ", " fmt : fmt, expr);                                   \
+		}                                                                                  \
+		sbuf_adds(b, "]");                                                                 \
 	} while (0)
 
 /* A latency column in ms; null where the window had no values. */
@@ -119,8 +119,8 @@ static void lat_column(struct sbuf *b, const struct engine_series *se, const cha
 	sbuf_adds(b, "]");
 }
 
-#define LAT_COLUMN(name, cnt, val)                                                    \
-	lat_column(b, se, name, offsetof(struct engine_point, cnt),                   \
+#define LAT_COLUMN(name, cnt, val)                                                                 \
+	lat_column(b, se, name, offsetof(struct engine_point, cnt),                                \
 		   offsetof(struct engine_point, val))
 
 void result_json_series(struct sbuf *b, const struct engine_series *se)
@@ -253,8 +253,9 @@ int result_hist_decode(struct json_val v, struct hist *h, char *err, size_t err_
 	if (!ret && h->total != total)
 		ret = -EPROTO;
 	if (ret < 0) {
-		snprintf(err, err_len, "histogram counts are not [index, count] pairs of its shape "
-				       "adding up to its total");
+		snprintf(err, err_len,
+			 "histogram counts are not [index, count] pairs of its shape "
+			 "adding up to its total");
 		hist_close(h);
 		return -EPROTO;
 	}

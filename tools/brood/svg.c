@@ -9,14 +9,14 @@
 
 #include "svg.h"
 
-#define W	  760
-#define H	  300
-#define M_LEFT	  64
-#define M_RIGHT	  16
-#define M_TOP	  34
-#define M_BOTTOM  44
-#define PLOT_W	  (W - M_LEFT - M_RIGHT)
-#define PLOT_H	  (H - M_TOP - M_BOTTOM)
+#define W	 760
+#define H	 300
+#define M_LEFT	 64
+#define M_RIGHT	 16
+#define M_TOP	 34
+#define M_BOTTOM 44
+#define PLOT_W	 (W - M_LEFT - M_RIGHT)
+#define PLOT_H	 (H - M_TOP - M_BOTTOM)
 
 static const char *const palette[] = { "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
 				       "#9467bd", "#8c564b", "#e377c2", "#17becf" };
@@ -125,7 +125,8 @@ static void x_ticks(struct sbuf *b, const struct axis *x)
 					  "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" "
 					  "class=\"grid\"/><text x=\"%.1f\" y=\"%d\" "
 					  "class=\"tx\">%s</text>",
-					  px, M_TOP, px, M_TOP + PLOT_H, px, M_TOP + PLOT_H + 16, lab);
+					  px, M_TOP, px, M_TOP + PLOT_H, px, M_TOP + PLOT_H + 16,
+					  lab);
 			}
 		return;
 	}
@@ -259,7 +260,8 @@ static void path(struct sbuf *b, const struct svg_chart *c, size_t i, const stru
 	if (s->n <= 40 && !c->steps)
 		for (size_t k = 0; k < s->n; k++)
 			if (usable(x, s->x[k]) && isfinite(s->y[k]))
-				sbuf_addf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>",
+				sbuf_addf(b,
+					  "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>",
 					  map(x, s->x[k], M_LEFT, PLOT_W),
 					  map(y, s->y[k], M_TOP + PLOT_H, -PLOT_H),
 					  palette[i % NR_COLORS]);
@@ -322,8 +324,7 @@ void svg_bar_chart(struct sbuf *b, const char *id, const char *title, const char
 			  "</text><rect class=\"bar\" x=\"%d\" y=\"%d\" width=\"%.1f\" "
 			  "height=\"%d\" fill=\"%s\"/><text x=\"%.1f\" y=\"%d\" class=\"lg\">%s"
 			  "</text>",
-			  left, y + 3, w, row - 6, color, left + w + 6,
-			  y + row / 2 + 4, lab);
+			  left, y + 3, w, row - 6, color, left + w + 6, y + row / 2 + 4, lab);
 	}
 	sbuf_adds(b, "</svg>\n");
 }

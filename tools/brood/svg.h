@@ -21,14 +21,14 @@ struct svg_series {
 };
 
 struct svg_chart {
-	const char *id;	    /* element id, unique in the page */
+	const char *id; /* element id, unique in the page */
 	const char *title;
 	const char *xlabel, *ylabel;
-	bool logx;	    /* log10 x axis (values <= 0 are skipped) */
-	bool steps;	    /* draw as a step function (CDFs) */
+	bool logx;  /* log10 x axis (values <= 0 are skipped) */
+	bool steps; /* draw as a step function (CDFs) */
 	const struct svg_series *series;
 	size_t nr_series;
-	bool has_mark;	    /* a vertical marker at mark_x */
+	bool has_mark; /* a vertical marker at mark_x */
 	double mark_x;
 	const char *mark_label;
 	const char *empty_text; /* shown when nothing can be drawn; "no data" if NULL */

@@ -86,8 +86,9 @@ static void dashboard(struct view *v, const struct engine_progress *p)
 			fprintf(o, "\033[Kbrood [%s] %3.0f%%  %.0fs / %.0fs\n", bar, f * 100, secs,
 				(double)v->run_time_ns / 1e9);
 		else
-			fprintf(o, "\033[Kbrood [%s] %3.0f%%  %.0fs  %" PRIu64 " / %" PRIu64
-				   " requests\n",
+			fprintf(o,
+				"\033[Kbrood [%s] %3.0f%%  %.0fs  %" PRIu64 " / %" PRIu64
+				" requests\n",
 				bar, f * 100, secs, p->c.requests_ok + p->c.requests_failed,
 				v->max_requests);
 	} else {
@@ -125,12 +126,12 @@ static void plain(struct view *v, const struct engine_progress *p)
 	fprintf(v->out, "[%5.0fs", secs);
 	if (v->run_time_ns)
 		fprintf(v->out, "/%.0fs", (double)v->run_time_ns / 1e9);
-	fprintf(v->out,
-		"] users %" PRIu64 "/%u  rps %.1f  tokens/s %.0f  ttft ms %s  itl ms %s  ok %" PRIu64
-		"  failed %" PRIu64 "\n",
-		p->c.users_spawned, v->users, per_s(w ? w->ok + w->failed : 0, w),
-		per_s(w ? w->output_tokens : 0, w), ttft, itl, p->c.requests_ok,
-		p->c.requests_failed);
+	fprintf(
+	    v->out,
+	    "] users %" PRIu64 "/%u  rps %.1f  tokens/s %.0f  ttft ms %s  itl ms %s  ok %" PRIu64
+	    "  failed %" PRIu64 "\n",
+	    p->c.users_spawned, v->users, per_s(w ? w->ok + w->failed : 0, w),
+	    per_s(w ? w->output_tokens : 0, w), ttft, itl, p->c.requests_ok, p->c.requests_failed);
 	fflush(v->out);
 }
 

@@ -23,7 +23,7 @@ struct view {
 	unsigned users;	      /* users of the run */
 	uint64_t run_time_ns; /* 0 = no time limit */
 	uint64_t max_requests;
-	unsigned lines;	      /* dashboard lines on screen now */
+	unsigned lines; /* dashboard lines on screen now */
 	uint64_t next_plain_s;
 };
 
