@@ -582,6 +582,26 @@ static int sweep_each(size_t i, const char *key, size_t key_len, struct json_val
 	return 0;
 }
 
+static void sweep_chart(struct sbuf *b, const char *id, const char *title, const char *ylabel,
+			const struct svg_series *sr, size_t n, bool logx, double sat,
+			const char *mark)
+{
+	struct svg_chart c = {
+		.id = id,
+		.title = title,
+		.xlabel = logx ? "level (log scale)" : "level",
+		.ylabel = ylabel,
+		.logx = logx,
+		.series = sr,
+		.nr_series = n,
+		.has_mark = isfinite(sat),
+		.mark_x = sat,
+		.mark_label = mark,
+	};
+
+	svg_line_chart(b, &c);
+}
+
 static void render_sweep(struct page *p, struct json_val levels)
 {
 	struct sbuf *b = p->b;
@@ -589,7 +609,7 @@ static void render_sweep(struct page *p, struct json_val levels)
 	double *cols[9], sat = json_path_num(p->root, "saturation.level", NAN);
 	const char *reason = str_at(p->root, "saturation.reason", NULL);
 	char mark[96];
-	bool ok = true;
+	bool ok = true, logx = false;
 
 	memset(&s, 0, sizeof(s));
 	s.n = json_arr_len(levels);
@@ -603,6 +623,16 @@ static void render_sweep(struct page *p, struct json_val levels)
 	else
 		json_each(levels, sweep_each, &s);
 	snprintf(mark, sizeof(mark), "saturation at %g", sat);
+	/* Levels that grow by factors (1, 2, 4, ... or 1:64:x2) read best on a log axis. */
+	{
+		double lo = INFINITY, hi = 0;
+
+		for (size_t i = 0; i < s.n; i++) {
+			lo = fmin(lo, s.level[i]);
+			hi = fmax(hi, s.level[i]);
+		}
+		logx = s.n > 2 && lo > 0 && hi / lo >= 8;
+	}
 
 	header(p, "brood sweep report");
 	environment(p);
@@ -628,73 +658,23 @@ static void render_sweep(struct page *p, struct json_val levels)
 		struct svg_series sr[] = { { "p50", s.level, s.ttft50, s.n, false },
 					   { "p95", s.level, s.ttft95, s.n, false },
 					   { "p99", s.level, s.ttft99, s.n, true } };
-		struct svg_chart c = { "chart-sweep-ttft",
-				       "TTFT vs level",
-				       "level",
-				       "ms",
-				       false,
-				       false,
-				       sr,
-				       3,
-				       isfinite(sat),
-				       sat,
-				       mark,
-				       NULL };
-
-		svg_line_chart(b, &c);
+		sweep_chart(b, "chart-sweep-ttft", "TTFT vs level", "ms", sr, 3, logx, sat, mark);
 	}
 	{
 		struct svg_series sr[] = { { "p50", s.level, s.itl50, s.n, false },
 					   { "p99", s.level, s.itl99, s.n, true } };
-		struct svg_chart c = { "chart-sweep-itl",
-				       "ITL vs level",
-				       "level",
-				       "ms",
-				       false,
-				       false,
-				       sr,
-				       2,
-				       isfinite(sat),
-				       sat,
-				       mark,
-				       NULL };
-
-		svg_line_chart(b, &c);
+		sweep_chart(b, "chart-sweep-itl", "ITL vs level", "ms", sr, 2, logx, sat, mark);
 	}
 	{
 		struct svg_series sr[] = { { "output tokens/s", s.level, s.tok_s, s.n, false } };
-		struct svg_chart c = { "chart-sweep-throughput",
-				       "Throughput vs level",
-				       "level",
-				       "tokens/s",
-				       false,
-				       false,
-				       sr,
-				       1,
-				       isfinite(sat),
-				       sat,
-				       mark,
-				       NULL };
-
-		svg_line_chart(b, &c);
+		sweep_chart(b, "chart-sweep-throughput", "Throughput vs level", "tokens/s", sr, 1,
+			    logx, sat, mark);
 	}
 	{
 		struct svg_series sr[] = { { "requests/s", s.level, s.rps, s.n, false },
 					   { "failed %", s.level, s.fail_pct, s.n, true } };
-		struct svg_chart c = { "chart-sweep-rps",
-				       "Requests/s and failures vs level",
-				       "level",
-				       "",
-				       false,
-				       false,
-				       sr,
-				       2,
-				       isfinite(sat),
-				       sat,
-				       mark,
-				       NULL };
-
-		svg_line_chart(b, &c);
+		sweep_chart(b, "chart-sweep-rps", "Requests/s and failures vs level", "", sr, 2,
+			    logx, sat, mark);
 	}
 	sbuf_adds(b, "</div>\n<h2>Levels</h2><table id=\"levels\"><tr><th>level</th>"
 		     "<th>TTFT p50</th><th>TTFT p95</th><th>TTFT p99</th><th>ITL p50</th>"

@@ -218,10 +218,9 @@ static bool bounds(const struct svg_chart *c, struct axis *x, struct axis *y)
 		y->hi = y->lo + 1;
 	y->hi += (y->hi - y->lo) * 0.05;
 	if (x->log) {
-		x->lo = pow(10, floor(log10(x->lo)));
-		x->hi = pow(10, ceil(log10(x->hi)));
-		if (x->hi <= x->lo)
-			x->hi = x->lo * 10;
+		/* A little room either side, not whole decades. */
+		x->lo /= 1.15;
+		x->hi *= 1.15;
 	} else if (x->lo > 0 && x->lo < x->hi) {
 		x->lo = 0; /* time and levels read best from zero */
 	} else if (x->hi <= x->lo) {
