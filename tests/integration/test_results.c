@@ -303,6 +303,17 @@ static double num(struct json_val root, const char *path)
 	return v;
 }
 
+static const char *str_of(struct json_val root, const char *path)
+{
+	struct json_val v;
+	size_t len;
+	const char *s = json_path(root, path, &v) ? json_as_str(v, &len) : NULL;
+
+	if (!s)
+		fail_msg("no string at %s", path);
+	return s;
+}
+
 static double column_sum(struct json_val root, const char *path)
 {
 	struct json_val a, x;
@@ -523,6 +534,13 @@ static void test_run_outputs(void **state)
 	assert_true(sample(sc, "brood_output_tokens_total", NULL) ==
 		    num(root, "tokens.output_total"));
 	assert_true(sample(sc, "brood_users", NULL) == 6);
+	{
+		char info[128];
+
+		snprintf(info, sizeof(info), "version=\"%s\",model=\"brood-mock\"",
+			 str_of(root, "version"));
+		assert_true(sample(sc, "brood_info", info) == 1);
+	}
 	assert_true(sample(sc, "brood_ttft_seconds_count", NULL) ==
 		    num(root, "summary.ttft_ms.count"));
 	assert_true(sample(sc, "brood_itl_seconds_count", NULL) ==

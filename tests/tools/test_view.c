@@ -108,6 +108,7 @@ static void test_metrics_text(void **state)
 	st->c.requests_failed = 2;
 	st->c.errors[ENGINE_ERR_RESET] = 2;
 	st->users = 4;
+	snprintf(st->model, sizeof(st->model), "m\"x\\y");
 	for (int i = 0; i < 7; i++)
 		live_record(&st->h[LIVE_TTFT], (uint64_t)(i + 1) * 10 * MS);
 	metrics_format(&b, st);
@@ -116,6 +117,7 @@ static void test_metrics_text(void **state)
 	assert_non_null(strstr(b.p, "brood_requests_total{outcome=\"ok\"} 7\n"));
 	assert_non_null(strstr(b.p, "brood_errors_total{class=\"reset\"} 2\n"));
 	assert_non_null(strstr(b.p, "brood_users_target 4\n"));
+	assert_non_null(strstr(b.p, ",model=\"m\\\"x\\\\y\"} 1\n"));
 	assert_non_null(strstr(b.p, "brood_running 0\n"));
 	assert_non_null(strstr(b.p, "# TYPE brood_ttft_seconds histogram\n"));
 	assert_non_null(strstr(b.p, "brood_ttft_seconds_bucket{le=\"+Inf\"} 7\n"));

@@ -257,8 +257,8 @@ static int cmd_run(int argc, char **argv)
 	if (o.metrics_port >= 0) {
 		int port;
 
-		ret = metrics_start(&prog.metrics, o.metrics_addr, o.metrics_port, o.users, &port,
-				    err, sizeof(err));
+		ret = metrics_start(&prog.metrics, o.metrics_addr, o.metrics_port, o.users, o.model,
+				    &port, err, sizeof(err));
 		if (ret < 0) {
 			fprintf(stderr, "brood: %s\n", err);
 			goto out;

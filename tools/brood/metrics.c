@@ -23,6 +23,10 @@
 
 #include "metrics.h"
 
+#ifndef BROOD_VERSION
+#define BROOD_VERSION "dev"
+#endif
+
 #define REQ_HEAD_MAX 4096
 #define IO_TIMEOUT_S 2
 
@@ -82,9 +86,29 @@ static void histogram(struct sbuf *b, const char *name, const char *help, const 
 		  cum);
 }
 
+/* A label value: backslash, double quote and line feed escaped. */
+static void label_value(struct sbuf *b, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			sbuf_add(b, "\\", 1);
+		if (*s == '\n')
+			sbuf_adds(b, "\\n");
+		else
+			sbuf_add(b, s, 1);
+	}
+}
+
 void metrics_format(struct sbuf *b, const struct metrics_state *st)
 {
 	const struct engine_counters *c = &st->c;
+
+	sbuf_adds(b, "# HELP brood_info brood's version and the model under test.\n"
+		     "# TYPE brood_info gauge\nbrood_info{version=\"");
+	label_value(b, BROOD_VERSION);
+	sbuf_adds(b, "\",model=\"");
+	label_value(b, st->model);
+	sbuf_adds(b, "\"} 1\n");
 
 	counter(b, "brood_requests_started_total", "Requests sent.", c->requests_started);
 	sbuf_adds(b, "# HELP brood_requests_total Requests finished, by outcome.\n"
@@ -217,8 +241,8 @@ static void *serve(void *arg)
 	return NULL;
 }
 
-int metrics_start(struct metrics **out, const char *addr, int port, unsigned users, int *bound_port,
-		  char *err, size_t err_len)
+int metrics_start(struct metrics **out, const char *addr, int port, unsigned users,
+		  const char *model, int *bound_port, char *err, size_t err_len)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	socklen_t sa_len = sizeof(sa);
@@ -231,6 +255,7 @@ int metrics_start(struct metrics **out, const char *addr, int port, unsigned use
 	}
 	m->fd = m->wake[0] = m->wake[1] = -1;
 	m->st.users = users;
+	snprintf(m->st.model, sizeof(m->st.model), "%s", model ? model : "");
 	m->st.running = true;
 	pthread_mutex_init(&m->mu, NULL);
 	if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {

@@ -22,8 +22,8 @@ struct metrics;
  * Binds addr:port (port 0 picks a free one; *bound_port says which) and
  * starts the serving thread. Returns 0, or -errno with one line in err.
  */
-int metrics_start(struct metrics **out, const char *addr, int port, unsigned users, int *bound_port,
-		  char *err, size_t err_len);
+int metrics_start(struct metrics **out, const char *addr, int port, unsigned users,
+		  const char *model, int *bound_port, char *err, size_t err_len);
 /* Main thread: replaces the published figures (p->final marks the end). */
 void metrics_publish(struct metrics *m, const struct engine_progress *p);
 /* Stops the thread, closes the socket, frees m. m may be NULL. */
@@ -34,8 +34,9 @@ struct metrics_state {
 	uint64_t elapsed_ns;
 	struct engine_counters c;
 	struct live_hist h[LIVE_NR_HISTS];
-	unsigned users; /* users of the run */
-	bool running;	/* false once the load has stopped */
+	unsigned users;	 /* users of the run */
+	char model[256]; /* for brood_info; "" when unknown */
+	bool running;	 /* false once the load has stopped */
 };
 
 /* Appends the exposition text for st to b. */
