@@ -707,6 +707,26 @@ static void test_bad_inputs(void **state)
 	const char *r1[] = { brood_bin, "report", garbage, "--html", html, NULL };
 	expect_one_line_error(r1, dir, "not valid JSON");
 	assert_int_equal(access(html, F_OK), -1);
+
+	/* Absurd numbers still make a page, in bounded time. */
+	PATH(weird, dir, "weird.json");
+	PATH(out, dir, "stdout");
+	PATH(errp, dir, "stderr");
+	f = fopen(weird, "w");
+	fputs("{\"levels\": [{\"level\": 1e308, \"ttft_ms\": {\"p50\": -1e308}},"
+	      " {\"level\": -1e308, \"ttft_ms\": {\"p50\": 1e308}}, {\"level\": \"x\"}],"
+	      " \"saturation\": {\"level\": 1e308, \"reason\": \"<b>\"}}",
+	      f);
+	fclose(f);
+	const char *r2[] = { brood_bin, "report", weird, "--html", html, NULL };
+	assert_int_equal(run_cmd(r2, out, errp, 30), 0);
+	{
+		char *h = slurp(html);
+
+		assert_non_null(strstr(h, "&lt;b&gt;"));
+		assert_null(strstr(h, "<b>"));
+		free(h);
+	}
 }
 
 /* A sweep result: the curves and the saturation mark. */

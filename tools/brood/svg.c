@@ -9,14 +9,15 @@
 
 #include "svg.h"
 
-#define W	 760
-#define H	 300
-#define M_LEFT	 64
-#define M_RIGHT	 16
-#define M_TOP	 34
-#define M_BOTTOM 44
-#define PLOT_W	 (W - M_LEFT - M_RIGHT)
-#define PLOT_H	 (H - M_TOP - M_BOTTOM)
+#define W	  760
+#define H	  300
+#define M_LEFT	  64
+#define M_RIGHT	  16
+#define M_TOP	  34
+#define M_BOTTOM  44
+#define PLOT_W	  (W - M_LEFT - M_RIGHT)
+#define PLOT_H	  (H - M_TOP - M_BOTTOM)
+#define MAX_TICKS 40 /* per axis: a bound even for absurd (huge, infinite) ranges */
 
 static const char *const palette[] = { "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
 				       "#9467bd", "#8c564b", "#e377c2", "#17becf" };
@@ -112,7 +113,10 @@ static void x_ticks(struct sbuf *b, const struct axis *x)
 	char lab[32];
 
 	if (x->log) {
-		for (double d = pow(10, floor(log10(x->lo))); d <= x->hi * 1.0001; d *= 10)
+		int decades = 0;
+
+		for (double d = pow(10, floor(log10(x->lo)));
+		     d <= x->hi * 1.0001 && decades++ < MAX_TICKS; d *= 10)
 			for (int k = 1; k <= 5; k += (k == 1 ? 1 : 3)) {
 				double v = d * k;
 				double px;
@@ -132,7 +136,10 @@ static void x_ticks(struct sbuf *b, const struct axis *x)
 	}
 	double step = nice_step(x->hi - x->lo, 8);
 
-	for (double v = ceil(x->lo / step) * step; v <= x->hi + step * 1e-9; v += step) {
+	int n = 0;
+
+	for (double v = ceil(x->lo / step) * step; v <= x->hi + step * 1e-9 && n++ < MAX_TICKS;
+	     v += step) {
 		double px = map(x, v, M_LEFT, PLOT_W);
 
 		fmt_num(lab, sizeof(lab), fabs(v) < step * 1e-9 ? 0 : v);
@@ -148,7 +155,10 @@ static void y_ticks(struct sbuf *b, const struct axis *y)
 	double step = nice_step(y->hi - y->lo, 5);
 	char lab[32];
 
-	for (double v = ceil(y->lo / step) * step; v <= y->hi + step * 1e-9; v += step) {
+	int n = 0;
+
+	for (double v = ceil(y->lo / step) * step; v <= y->hi + step * 1e-9 && n++ < MAX_TICKS;
+	     v += step) {
 		double py = map(y, v, M_TOP + PLOT_H, -PLOT_H);
 
 		fmt_num(lab, sizeof(lab), fabs(v) < step * 1e-9 ? 0 : v);
