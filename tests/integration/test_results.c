@@ -598,7 +598,7 @@ static void test_run_outputs(void **state)
 	assert_non_null(doc_text);
 	for (const char *k =
 		 "id=\"chart-ttft-time\"\0id=\"chart-itl-time\"\0id=\"chart-tokens-time\"\0"
-		 "id=\"chart-cdf\"\0id=\"chart-errors\"\0</html>\n\0";
+		 "id=\"chart-cdf\"\0id=\"chart-errors\"\0id=\"config\"\0id=\"environment\"\0</html>\n\0";
 	     *k; k += strlen(k) + 1)
 		if (!strstr(doc_text, k))
 			fail_msg("HTML lacks %s", k);

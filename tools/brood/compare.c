@@ -43,10 +43,16 @@ static const struct metric metrics[] = {
 	{ "generator CPU s", "generator.cpu_seconds", LOWER },
 };
 
-static const char *const config_keys[] = { "config.model",	"config.users",
-					   "config.max_tokens", "config.prompt_tokens",
-					   "config.chat",	"config.stream",
-					   "config.spawn_rate", "config.run_time_s" };
+/* Differences worth a note: the load, and where and by what it was measured. */
+static const char *const config_keys[] = {
+	"config.model",		 "config.users",
+	"config.max_tokens",	 "config.prompt_tokens",
+	"config.chat",		 "config.stream",
+	"config.spawn_rate",	 "config.run_time_s",
+	"config.shards",	 "version",
+	"environment.hostname",	 "environment.kernel",
+	"environment.cpu_model", "environment.cpus_allowed",
+};
 
 static bool is_run(struct json_val v)
 {
@@ -133,7 +139,10 @@ int compare_print(FILE *f, struct json_val a, struct json_val b, const char *nam
 		value_text(a, config_keys[i], va, sizeof(va));
 		value_text(b, config_keys[i], vb, sizeof(vb));
 		if (strcmp(va, vb))
-			fprintf(f, "note: %s differs: %s vs %s\n", config_keys[i] + 7, va, vb);
+			fprintf(f, "note: %s differs: %s vs %s\n",
+				strchr(config_keys[i], '.') ? strchr(config_keys[i], '.') + 1
+							    : config_keys[i],
+				va, vb);
 	}
 	fprintf(f, "\n%-24s %14s %14s %14s %9s  %s\n", "metric", "A", "B", "change", "change %",
 		"");

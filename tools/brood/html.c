@@ -23,7 +23,7 @@ static const char css[] =
     "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:24px auto;"
     "max-width:1600px;padding:0 16px;color:#222;background:#f6f7f9}"
     "h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}"
-    ".meta{color:#555;margin:0 0 16px}.cards{display:flex;flex-wrap:wrap;gap:10px}"
+    ".meta{color:#555;margin:0 0 16px}.cards{display:flex;flex-wrap:wrap;gap:10px;align-items:flex-start}"
     ".card{background:#fff;border:1px solid #ddd;border-radius:6px;padding:10px 14px;"
     "min-width:130px}.card b{display:block;font-size:20px}.card span{color:#666;font-size:12px}"
     "table{border-collapse:collapse;background:#fff}td,th{border:1px solid #ddd;padding:4px 10px;"
@@ -510,6 +510,85 @@ static int warn_each(size_t i, const char *key, size_t key_len, struct json_val 
 	return 0;
 }
 
+/* One member as text: strings escaped, numbers and booleans as written,
+ * arrays of those comma-separated. */
+static void value_html(struct sbuf *b, struct json_val v);
+
+static int array_item(size_t i, const char *key, size_t key_len, struct json_val v, void *arg)
+{
+	struct sbuf *b = arg;
+
+	(void)key, (void)key_len;
+	if (i)
+		sbuf_adds(b, ", ");
+	value_html(b, v);
+	return 0;
+}
+
+static void value_html(struct sbuf *b, struct json_val v)
+{
+	const char *s;
+	size_t len;
+	double d;
+	bool t;
+
+	switch (json_type_of(v)) {
+	case JSON_T_STRING:
+		s = json_as_str(v, &len);
+		html_escape(b, s, len);
+		break;
+	case JSON_T_NUMBER:
+		if (json_as_double(v, &d))
+			sbuf_addf(b, "%g", d);
+		break;
+	case JSON_T_BOOL:
+		sbuf_adds(b, json_as_bool(v, &t) && t ? "true" : "false");
+		break;
+	case JSON_T_ARRAY:
+		json_each(v, array_item, b);
+		break;
+	case JSON_T_OBJECT:
+		sbuf_adds(b, "{...}");
+		break;
+	default:
+		sbuf_adds(b, "-");
+	}
+}
+
+static int config_row(size_t i, const char *key, size_t key_len, struct json_val v, void *arg)
+{
+	struct sbuf *b = arg;
+
+	(void)i;
+	sbuf_adds(b, "<tr><td>");
+	html_escape(b, key, key_len);
+	sbuf_adds(b, "</td><td>");
+	value_html(b, v);
+	sbuf_adds(b, "</td></tr>");
+	return 0;
+}
+
+/* Everything needed to rerun it: the configuration and the environment. */
+static void config_tables(struct page *p)
+{
+	static const char *const sections[][2] = { { "config", "Configuration" },
+						   { "environment", "Environment" } };
+	struct sbuf *b = p->b;
+
+	sbuf_adds(b, "<h2>Run</h2><div class=\"cards\">");
+	for (size_t i = 0; i < 2; i++) {
+		struct json_val v;
+
+		if (!json_get(p->root, sections[i][0], &v) || json_type_of(v) != JSON_T_OBJECT)
+			continue;
+		sbuf_addf(b, "<table id=\"%s\"><tr><th colspan=\"2\">%s</th></tr>", sections[i][0],
+			  sections[i][1]);
+		json_each(v, config_row, b);
+		sbuf_adds(b, "</table>");
+	}
+	sbuf_adds(b, "</div>\n");
+}
+
 static void render_run(struct page *p)
 {
 	struct sbuf *b = p->b;
@@ -538,6 +617,7 @@ static void render_run(struct page *p)
 	time_charts(p);
 	cdf_chart(p);
 	error_charts(p);
+	config_tables(p);
 }
 
 /* ---- sweeps ---- */
