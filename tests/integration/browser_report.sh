@@ -61,7 +61,10 @@ check() { # page, chart ids...
 		console_lines "$dir/$page.log" >&2
 		fail "$page.html logged to the console"
 	fi
-	grep -q '</html>' "$dir/$page.dom" || fail "$page.html: no DOM dumped"
+	if ! grep -q '</html>' "$dir/$page.dom"; then
+		tail -20 "$dir/$page.log" >&2
+		fail "$page.html: chromium dumped no DOM (its log is above)"
+	fi
 	for id in "$@"; do
 		# The element is an svg in the live DOM, with drawn content.
 		grep -q "<svg class=\"chart\" id=\"$id\"" "$dir/$page.dom" || fail "$page.html: no svg#$id"
