@@ -598,7 +598,8 @@ static void test_run_outputs(void **state)
 	assert_non_null(doc_text);
 	for (const char *k =
 		 "id=\"chart-ttft-time\"\0id=\"chart-itl-time\"\0id=\"chart-tokens-time\"\0"
-		 "id=\"chart-cdf\"\0id=\"chart-errors\"\0id=\"config\"\0id=\"environment\"\0</html>\n\0";
+		 "id=\"chart-cdf\"\0id=\"chart-errors\"\0id=\"config\"\0id=\"environment\"\0</"
+		 "html>\n\0";
 	     *k; k += strlen(k) + 1)
 		if (!strstr(doc_text, k))
 			fail_msg("HTML lacks %s", k);
@@ -707,6 +708,40 @@ static void test_bad_inputs(void **state)
 	const char *r1[] = { brood_bin, "report", garbage, "--html", html, NULL };
 	expect_one_line_error(r1, dir, "not valid JSON");
 	assert_int_equal(access(html, F_OK), -1);
+
+	/* The change of a metric, and which way is better. */
+	{
+		PATH(ra, dir, "ra.json");
+		PATH(rb, dir, "rb.json");
+		char *o;
+
+		f = fopen(ra, "w");
+		fputs("{\"schema_version\": 1, \"tool\": \"brood\", \"summary\": {\"rps\": 100,"
+		      " \"ttft_ms\": {\"p99\": 40}}, \"config\": {\"users\": 8}}",
+		      f);
+		fclose(f);
+		f = fopen(rb, "w");
+		fputs("{\"schema_version\": 2, \"tool\": \"brood\", \"summary\": {\"rps\": 150,"
+		      " \"ttft_ms\": {\"p99\": 50}}, \"config\": {\"users\": 16}}",
+		      f);
+		fclose(f);
+		const char *cargv[] = { brood_bin, "compare", ra, rb, NULL };
+		PATH(cout, dir, "compare.out");
+		assert_int_equal(run_cmd(cargv, cout, "/dev/null", 30), 0);
+		o = slurp(cout);
+		assert_non_null(strstr(o, "note: users differs: 8 vs 16"));
+		{
+			const char *rps = strstr(o, "\nRPS "), *ttft = strstr(o, "\nTTFT p99 ms ");
+
+			assert_non_null(rps);
+			assert_non_null(ttft);
+			assert_true(strstr(rps, "+50.000    +50.0%  better\n") ==
+				    strchr(rps + 1, '\n') - strlen("+50.000    +50.0%  better"));
+			assert_true(strstr(ttft, "+10.000    +25.0%  worse\n") ==
+				    strchr(ttft + 1, '\n') - strlen("+10.000    +25.0%  worse"));
+		}
+		free(o);
+	}
 
 	/* Absurd numbers still make a page, in bounded time. */
 	PATH(weird, dir, "weird.json");
