@@ -10,6 +10,7 @@
 
 extern "C" {
 #include "hist.h"
+#include "live.h"
 }
 
 namespace
@@ -64,6 +65,54 @@ void BM_hist_record_5ms_2s(benchmark::State &state)
 	run(state, 5e6, 2e9);
 }
 
+// What a shard pays per latency since issue 5: the exact record plus the
+// live bucket (relaxed stores) that the watch loop and /metrics read.
+void run_both(benchmark::State &state, double lo, double hi)
+{
+	const std::vector<uint64_t> vals = draw_values(4096, lo, hi);
+	struct live_hist *lh = new struct live_hist();
+	struct hist h;
+	size_t i = 0;
+
+	if (hist_init_latency(&h)) {
+		state.SkipWithError("hist_init_latency failed");
+		return;
+	}
+	for (auto _ : state) {
+		hist_record(&h, vals[i]);
+		live_record(lh, vals[i]);
+		i = (i + 1) & (vals.size() - 1);
+	}
+	benchmark::DoNotOptimize(h.total);
+	benchmark::DoNotOptimize(lh->sum_ns);
+	state.SetItemsProcessed(state.iterations());
+	hist_close(&h);
+	delete lh;
+}
+
+void BM_hist_and_live_record_1us_1h(benchmark::State &state)
+{
+	run_both(state, 1e3, 3.6e12);
+}
+
+void BM_hist_and_live_record_5ms_2s(benchmark::State &state)
+{
+	run_both(state, 5e6, 2e9);
+}
+
+// The watch loop's per-shard cost each second: summing one live histogram.
+void BM_live_hist_add(benchmark::State &state)
+{
+	struct live_hist *a = new struct live_hist(), *b = new struct live_hist();
+
+	for (auto _ : state) {
+		live_hist_add(a, b);
+		benchmark::DoNotOptimize(a->sum_ns);
+	}
+	delete a;
+	delete b;
+}
+
 void BM_hist_percentile(benchmark::State &state)
 {
 	const std::vector<uint64_t> vals = draw_values(100000, 1e3, 3.6e12);
@@ -84,5 +133,8 @@ void BM_hist_percentile(benchmark::State &state)
 
 BENCHMARK(BM_hist_record_1us_1h);
 BENCHMARK(BM_hist_record_5ms_2s);
+BENCHMARK(BM_hist_and_live_record_1us_1h);
+BENCHMARK(BM_hist_and_live_record_5ms_2s);
+BENCHMARK(BM_live_hist_add);
 BENCHMARK(BM_hist_percentile);
 BENCHMARK_MAIN();

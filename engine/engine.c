@@ -175,14 +175,6 @@ static unsigned allowed_cpus(int cpus[CPU_SETSIZE])
 	return n;
 }
 
-static void snapshot(struct shard *shards, unsigned n, uint64_t t0_ns, struct engine_progress *p)
-{
-	memset(p, 0, sizeof(*p));
-	for (unsigned i = 0; i < n; i++)
-		counters_add(&p->c, &shards[i].c);
-	p->elapsed_ns = engine_now_ns() - t0_ns;
-}
-
 static int merge(struct shard *shards, unsigned n, struct engine_result *res)
 {
 	struct hist *dst[ENGINE_NR_HISTS], *src[ENGINE_NR_HISTS];
@@ -206,30 +198,90 @@ static int merge(struct shard *shards, unsigned n, struct engine_result *res)
 	return 0;
 }
 
-/* Sleeps in short steps until all shards are done, calling progress each
- * second. Shards watch the stop flag themselves. */
-static void watch(struct shard *shards, unsigned n, struct engine_run *run,
-		  engine_progress_fn progress, void *arg)
+/* What the watch loop keeps between seconds: three sums of the shards. */
+struct watch {
+	struct live_snap now, last, last_point;
+	struct live_hist scratch;
+	struct engine_point window;
+	unsigned ticks; /* seconds since the last series point */
+};
+
+static void report_progress(struct watch *w, engine_progress_fn progress, void *arg, bool final)
+{
+	struct engine_progress p;
+
+	if (!progress)
+		return;
+	p.elapsed_ns = w->now.t_ns;
+	p.c = w->now.c;
+	p.h = w->now.h;
+	p.window = &w->window;
+	p.final = final;
+	progress(&p, arg);
+}
+
+/* Once a second: a window for the progress display, and a series point
+ * when the series' step has passed. */
+static void watch_tick(struct watch *w, struct engine_series *series, engine_progress_fn progress,
+		       void *arg)
+{
+	series_point_of(&w->window, &w->now, &w->last, &w->scratch);
+	/* Counted in ticks, not measured: a late tick must not skip a point. */
+	if (++w->ticks >= (unsigned)series->step_s) {
+		struct engine_point pt;
+
+		w->ticks = 0;
+		series_point_of(&pt, &w->now, &w->last_point, &w->scratch);
+		series_push(series, &pt);
+		w->last_point = w->now;
+	}
+	report_progress(w, progress, arg, false);
+	w->last = w->now;
+}
+
+/* Sleeps in short steps until all shards are done, sampling each second.
+ * Shards watch the stop flag themselves. */
+static void watch(struct shard *shards, unsigned n, struct engine_run *run, struct watch *w,
+		  struct engine_series *series, engine_progress_fn progress, void *arg)
 {
 	uint64_t next = run->t0_ns + 1000000000ull;
 
 	for (;;) {
 		struct timespec ts = { .tv_nsec = 20 * 1000 * 1000 };
 		bool running = false;
+		uint64_t now;
 
 		for (unsigned i = 0; i < n; i++)
 			running |= !__atomic_load_n(&shards[i].done, __ATOMIC_ACQUIRE);
 		if (!running)
 			return;
 		nanosleep(&ts, NULL);
-		if (progress && engine_now_ns() >= next) {
-			struct engine_progress p;
-
-			snapshot(shards, n, run->t0_ns, &p);
-			progress(&p, arg);
-			next += 1000000000ull;
+		now = engine_now_ns();
+		if (now >= next) {
+			live_snap_take(&w->now, shards, n, now - run->t0_ns);
+			watch_tick(w, series, progress, arg);
+			/* A late wake skips the seconds it missed: no sliver windows. */
+			while (next <= now)
+				next += 1000000000ull;
 		}
 	}
+}
+
+/* After the shards are done: the last (partial) point, so that the series
+ * adds up to the totals, and the final progress call. */
+static void watch_end(struct shard *shards, unsigned n, struct watch *w, struct engine_result *res,
+		      engine_progress_fn progress, void *arg)
+{
+	uint64_t t_ns = res->elapsed_ns > w->last_point.t_ns ? res->elapsed_ns : w->last_point.t_ns;
+
+	live_snap_take(&w->now, shards, n, t_ns);
+	series_point_of(&w->window, &w->now, &w->last_point, &w->scratch);
+	if (w->now.t_ns > w->last_point.t_ns || w->window.started || w->window.ok ||
+	    w->window.failed)
+		series_push(&res->series, &w->window);
+	memcpy(res->live, w->now.h, sizeof(res->live));
+	series_point_of(&w->window, &w->now, &w->last, &w->scratch);
+	report_progress(w, progress, arg, true);
 }
 
 /* Starts one thread per shard; returns how many started. */
@@ -284,6 +336,7 @@ int engine_run(const struct engine_config *cfg, struct engine_result *res,
 	struct tokpipe tp;
 	struct engine_run run;
 	struct shard *shards;
+	struct watch *w = NULL;
 	uint64_t t_done_ns = 0;
 	unsigned started;
 	double cpu0;
@@ -325,9 +378,11 @@ int engine_run(const struct engine_config *cfg, struct engine_result *res,
 		}
 	}
 	shards = calloc(n, sizeof(*shards));
-	if (!shards) {
+	w = calloc(1, sizeof(*w));
+	if (!shards || !w || series_init(&res->series) < 0) {
 		ret = -ENOMEM;
 		snprintf(err, err_len, "out of memory for %u shards", n);
+		free(shards);
 		goto err_trace;
 	}
 
@@ -362,10 +417,11 @@ int engine_run(const struct engine_config *cfg, struct engine_result *res,
 	run.t0_ns = engine_now_ns() + 1000000; /* a common start, just ahead */
 	if (cfg->run_time_ns)
 		run.t_end_ns = run.t0_ns + cfg->run_time_ns;
+	res->series.t0_ns = run.t0_ns;
 	release(&run, ret ? -1 : 1);
 
 	if (!ret)
-		watch(shards, n, &run, progress, arg);
+		watch(shards, n, &run, w, &res->series, progress, arg);
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(shards[i].thread, NULL);
 	/* Every push happened before the joins: the tokenizer threads drain. */
@@ -387,6 +443,8 @@ int engine_run(const struct engine_config *cfg, struct engine_result *res,
 		ret = tokpipe_merge(&tp, res);
 	if (ret < 0)
 		snprintf(err, err_len, "out of memory merging results");
+	else
+		watch_end(shards, n, w, res, progress, arg);
 err_close:
 	for (unsigned i = 0; i < started; i++)
 		shard_close(&shards[i]);
@@ -396,6 +454,9 @@ err_tok:
 	tokpipe_close(&tp);
 	free(shards);
 err_trace:
+	free(w);
+	if (ret < 0)
+		engine_result_close(res);
 	if (run.trace_fd >= 0)
 		close(run.trace_fd);
 	return ret;
@@ -408,4 +469,7 @@ void engine_result_close(struct engine_result *res)
 	engine_hists_list(&res->h, h);
 	for (int i = 0; i < ENGINE_NR_HISTS; i++)
 		hist_close(h[i]);
+	free(res->series.points);
+	res->series.points = NULL;
+	res->series.nr = 0;
 }

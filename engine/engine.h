@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 
 #include "hist.h"
+#include "live.h"
 #include "tok.h"
 
 #define ENGINE_MAX_TARGETS 64
@@ -136,6 +137,44 @@ struct engine_tokens {
 	uint64_t trace_dropped;		  /* --trace-tokens lines lost (too long, write failed) */
 };
 
+/*
+ * One point of the run's time series: what happened in the window
+ * (t_s - dt_s, t_s] after the start. Latency percentiles come from the live
+ * buckets (live.h: within 1.6%), 0 when the window saw none.
+ */
+struct engine_point {
+	double t_s;			/* end of the window, seconds since the start */
+	double dt_s;			/* window length, seconds */
+	uint64_t started;		/* requests started */
+	uint64_t ok;			/* requests finished well */
+	uint64_t failed;		/* requests finished with an error */
+	uint64_t errors[ENGINE_NR_ERR]; /* failed, by class */
+	uint64_t output_tokens;		/* of requests finished well */
+	uint64_t chunks;		/* content events received */
+	uint64_t users;			/* users spawned at the window's end (a level) */
+	uint64_t connections;		/* connections open at the window's end (a level) */
+	uint64_t ttft_count, itl_count, e2e_count; /* values in the window */
+	uint64_t ttft_p50_ns, ttft_p99_ns;
+	uint64_t itl_p50_ns, itl_p99_ns;
+	uint64_t e2e_p50_ns, e2e_p99_ns;
+};
+
+/*
+ * The time series, preallocated for ENGINE_SERIES_MAX points. Points are
+ * step_s apart (1 s). When the array is full, neighbours merge pairwise and
+ * the step doubles (2 s, 4 s, ...), so any run length fits: counts add up
+ * exactly; a merged percentile is the count-weighted mean of the two (p50)
+ * or the larger (p99). The points' counts always sum to the run's totals.
+ */
+#define ENGINE_SERIES_MAX 3600
+
+struct engine_series {
+	uint64_t t0_ns;		     /* the run's start, CLOCK_MONOTONIC (as the trace's times) */
+	struct engine_point *points; /* ENGINE_SERIES_MAX entries, owned */
+	unsigned nr;		     /* points filled */
+	double step_s;		     /* 1, then 2, 4, ... after merging */
+};
+
 struct engine_result {
 	struct engine_counters c;
 	struct engine_hists h;
@@ -144,18 +183,24 @@ struct engine_result {
 	double shard_cpu_seconds; /* the shard threads' CPU alone */
 	unsigned nr_shards;
 	unsigned nr_users;
-	bool interrupted;      /* stopped by engine_stop (SIGINT/SIGTERM) */
-	char first_error[256]; /* a sample of the first failure, for the report */
-	bool tokenized;	       /* a tokenizer re-tokenised the responses */
+	bool interrupted;		      /* stopped by engine_stop (SIGINT/SIGTERM) */
+	char first_error[256];		      /* a sample of the first failure, for the report */
+	struct engine_series series;	      /* per-second points; freed by engine_result_close */
+	struct live_hist live[LIVE_NR_HISTS]; /* the live buckets at the end */
+	bool tokenized;			      /* a tokenizer re-tokenised the responses */
 	unsigned nr_tok_threads;
 	double tok_cpu_seconds; /* the tokenizer threads' CPU */
 	struct engine_tokens tok;
 };
 
-/* Live figures for a progress display, summed over shards. */
+/* Live figures for a progress display, summed over shards, once a second
+ * on the thread that called engine_run, and once more at the end. */
 struct engine_progress {
 	uint64_t elapsed_ns;
-	struct engine_counters c;
+	struct engine_counters c;	   /* since the start */
+	const struct live_hist *h;	   /* [LIVE_NR_HISTS], since the start */
+	const struct engine_point *window; /* the last second */
+	bool final;			   /* every shard has finished */
 };
 
 typedef void (*engine_progress_fn)(const struct engine_progress *p, void *arg);
@@ -163,7 +208,8 @@ typedef void (*engine_progress_fn)(const struct engine_progress *p, void *arg);
 /*
  * Runs the load described by cfg and fills *res (which the caller later
  * releases with engine_result_close). Blocks the calling thread, which calls
- * progress (if not NULL) about once a second. Returns 0, or -errno when the
+ * progress (if not NULL) about once a second, and once with final set after
+ * the shards have finished (its figures then equal the result's). Returns 0, or -errno when the
  * run could not start (the message is in err).
  */
 int engine_run(const struct engine_config *cfg, struct engine_result *res,

@@ -114,11 +114,26 @@ struct shard {
 
 	struct engine_counters c;
 	struct engine_hists h;
+	struct live_hist lh[LIVE_NR_HISTS]; /* live.h: read by the watch loop while running */
 	double cpu_seconds;
 	uint64_t t_done_ns; /* when the shard finished */
 	int done;	    /* atomic: the thread is finished */
 	char first_error[256];
 };
+
+/* The shards' counters and live buckets summed at one moment (series.c). */
+struct live_snap {
+	uint64_t t_ns; /* since the run's start */
+	struct engine_counters c;
+	struct live_hist h[LIVE_NR_HISTS];
+};
+
+void live_snap_take(struct live_snap *dst, struct shard *shards, unsigned n, uint64_t t_ns);
+/* The point for the window (prev, now]; scratch is a work buffer. */
+void series_point_of(struct engine_point *pt, const struct live_snap *now,
+		     const struct live_snap *prev, struct live_hist *scratch);
+int series_init(struct engine_series *s);
+void series_push(struct engine_series *s, const struct engine_point *pt);
 
 int shard_setup(struct shard *s);
 int shard_main(struct shard *s);
@@ -130,5 +145,13 @@ bool engine_stop_requested(void);
 /* Single-writer counters that another thread reads: relaxed stores keep
  * them tear-free without a locked instruction. */
 #define CTR_ADD(s, field, n) __atomic_store_n(&(s)->c.field, (s)->c.field + (n), __ATOMIC_RELAXED)
+
+/* Records into the exact histogram and the live buckets alike. */
+#define HIST_LIVE(s, name, kind, ns)                                                               \
+	do {                                                                                       \
+		uint64_t v_ = (ns);                                                                \
+		hist_record(&(s)->h.name, v_);                                                     \
+		live_record(&(s)->lh[kind], v_);                                                   \
+	} while (0)
 
 #endif

@@ -256,3 +256,26 @@ int hist_for_each(const struct hist *h, hist_visit_fn cb, void *arg)
 	}
 	return 0;
 }
+
+int hist_for_each_slot(const struct hist *h, hist_slot_fn cb, void *arg)
+{
+	for (size_t i = 0; i < h->nr_counts; i++) {
+		int ret;
+
+		if (!h->counts[i])
+			continue;
+		ret = cb(i, h->counts[i], arg);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int hist_add_slot(struct hist *h, size_t index, uint64_t count)
+{
+	if (index >= h->nr_counts)
+		return -ERANGE;
+	h->counts[index] += count;
+	h->total += count;
+	return 0;
+}

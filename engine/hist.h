@@ -68,4 +68,18 @@ uint64_t hist_count(const struct hist *h);
 typedef int (*hist_visit_fn)(uint64_t value, uint64_t count, void *arg);
 int hist_for_each(const struct hist *h, hist_visit_fn cb, void *arg);
 
+/*
+ * The lossless form: the non-empty slots by index in counts[] (with the
+ * shape's lowest, highest and sig_digits, and total, min, max, sum and
+ * clamped, this rebuilds an identical histogram). hist_for_each_slot walks
+ * them in increasing index order; returns the first non-zero cb result, else 0.
+ */
+typedef int (*hist_slot_fn)(size_t index, uint64_t count, void *arg);
+int hist_for_each_slot(const struct hist *h, hist_slot_fn cb, void *arg);
+
+/* Adds count values to slot index (and to total); min, max, sum and clamped
+ * are the caller's to set. Returns 0, or -ERANGE when index is outside the
+ * shape. */
+int hist_add_slot(struct hist *h, size_t index, uint64_t count);
+
 #endif

@@ -483,7 +483,7 @@ static void on_json(struct shard *s, struct conn *c, const char *data, size_t le
 		if (!c->t_first_token_ns)
 			c->t_first_token_ns = s->now_ns;
 		else
-			hist_record(&s->h.itl, s->now_ns - c->t_last_chunk_ns);
+			HIST_LIVE(s, itl, LIVE_ITL, s->now_ns - c->t_last_chunk_ns);
 		c->t_last_chunk_ns = s->now_ns;
 		c->chunks++;
 		tokpipe_data(s, c, je.text, je.text_len);
@@ -527,11 +527,11 @@ static void record_ok(struct shard *s, struct conn *c, uint64_t tokens)
 {
 	uint64_t e2e_ns = s->now_ns - c->t_send_ns;
 
-	hist_record(&s->h.e2e, e2e_ns);
+	HIST_LIVE(s, e2e, LIVE_E2E, e2e_ns);
 	if ((c->flags & CF_SSE) && c->t_first_token_ns) {
 		uint64_t ttft_ns = c->t_first_token_ns - c->t_send_ns;
 
-		hist_record(&s->h.ttft, ttft_ns);
+		HIST_LIVE(s, ttft, LIVE_TTFT, ttft_ns);
 		if (tokens > 1)
 			hist_record(&s->h.tpot, (e2e_ns - ttft_ns) / (tokens - 1));
 	}

@@ -10,6 +10,7 @@ pkgs=(
 	liburing-dev libssl-dev openssl node-llhttp libsimdjson-dev
 	libsentencepiece-dev libbenchmark-dev libcmocka-dev libpcre2-dev
 	libutf8proc-dev sentencepiece fortunes fortunes-de fortunes-ru fortunes-zh
+	chromium python3-jsonschema
 )
 
 missing=()

@@ -408,6 +408,32 @@ static void test_output_paths(void **state)
 	assert_string_equal(o.json_path, "r.json");
 }
 
+static void test_report_flags(void **state)
+{
+	struct brood_opts o;
+
+	(void)state;
+	assert_int_equal(parse(&o, NULL), 0);
+	assert_int_equal(o.metrics_port, -1);
+	assert_null(o.html_path);
+	assert_int_equal(parse(&o, "--html", "/tmp/r.html", "--metrics-port", "9464", NULL), 0);
+	assert_string_equal(o.html_path, "/tmp/r.html");
+	assert_int_equal(o.metrics_port, 9464);
+	assert_string_equal(o.metrics_addr, "127.0.0.1");
+	assert_int_equal(parse(&o, "--metrics-port", "0.0.0.0:0", "--metrics-linger", "30s", NULL),
+			 0);
+	assert_int_equal(o.metrics_port, 0);
+	assert_string_equal(o.metrics_addr, "0.0.0.0");
+	assert_true(o.metrics_linger_ns == 30 * S_NS);
+	expect_error(parse(&o, "--html", "/nonexistent/r.html", NULL), "--html", "create it");
+	expect_error(parse(&o, "--metrics-port", "65536", NULL), "--metrics-port 65536", NULL);
+	expect_error(parse(&o, "--metrics-port", "host:80", NULL), "IPv4ADDR:PORT", NULL);
+	expect_error(parse(&o, "--metrics-port", ":80", NULL), "--metrics-port", NULL);
+	expect_error(parse(&o, "--metrics-port", "1.2.3.4:", NULL), "--metrics-port", NULL);
+	expect_error(parse(&o, "--metrics-linger", "5s", NULL), "--metrics-linger",
+		     "--metrics-port");
+}
+
 static void test_durations(void **state)
 {
 	static const struct {
@@ -573,6 +599,7 @@ int main(void)
 		cmocka_unit_test_setup(test_getopt_errors, setup),
 		cmocka_unit_test_setup(test_number_errors, setup),
 		cmocka_unit_test_setup(test_output_paths, setup),
+		cmocka_unit_test_setup(test_report_flags, setup),
 		cmocka_unit_test_setup(test_durations, setup),
 		cmocka_unit_test_setup(test_tokenizer_flags, setup),
 		cmocka_unit_test_setup(test_urls_good, setup),

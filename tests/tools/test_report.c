@@ -355,7 +355,7 @@ static void test_json(void **state)
 	(void)state;
 	report_summarize(&res, &opts, &s);
 	snprintf(path, sizeof(path), "%s/r.json", dir);
-	assert_int_equal(report_write_json(path, &s, &opts), 0);
+	assert_int_equal(report_write_json(path, &s, &opts, &res), 0);
 	json = slurp(path);
 	assert_non_null(json);
 	assert_true(json_valid(json));
@@ -365,7 +365,7 @@ static void test_json(void **state)
 	if (!strstr(json, errors))
 		fail_msg("'%s' not in:\n%s", errors, json);
 	for (const char *want =
-		 "\"schema_version\": 1,\0"
+		 "\"schema_version\": 2,\0"
 		 "\"requests_ok\": 100,\0"
 		 "\"requests_failed\": 5,\0"
 		 "\"rps\": 10,\0"
@@ -387,7 +387,7 @@ static void test_json(void **state)
 	assert_null(strstr(json, "secret-key"));
 	free(json);
 	/* Rewrite in place; no temporary file is left next to it. */
-	assert_int_equal(report_write_json(path, &s, &opts), 0);
+	assert_int_equal(report_write_json(path, &s, &opts, &res), 0);
 	assert_int_equal(count_entries(), 1);
 	unlink(path);
 	/* An empty result (no histograms) still makes valid JSON. */
@@ -397,7 +397,7 @@ static void test_json(void **state)
 
 		memset(&empty, 0, sizeof(empty));
 		report_summarize(&empty, &opts, &es);
-		assert_int_equal(report_write_json(path, &es, &opts), 0);
+		assert_int_equal(report_write_json(path, &es, &opts, &empty), 0);
 		json = slurp(path);
 		assert_true(json_valid(json));
 		free(json);
@@ -405,7 +405,7 @@ static void test_json(void **state)
 	}
 	/* A directory that does not exist: an error, nothing written. */
 	snprintf(path, sizeof(path), "%s/missing/r.json", dir);
-	assert_int_equal(report_write_json(path, &s, &opts), -ENOENT);
+	assert_int_equal(report_write_json(path, &s, &opts, &res), -ENOENT);
 	assert_int_equal(count_entries(), 0);
 }
 
@@ -440,7 +440,7 @@ static void test_tokenized(void **state)
 	assert_int_equal(s.tok_lost, 2);
 	assert_true(near(s.usage_mismatch_mean, 2.5, 1e-9));
 	snprintf(path, sizeof(path), "%s/t.json", dir);
-	assert_int_equal(report_write_json(path, &s, &o), 0);
+	assert_int_equal(report_write_json(path, &s, &o, &r), 0);
 	json = slurp(path);
 	assert_non_null(json);
 	assert_true(json_valid(json));
@@ -466,7 +466,7 @@ static void test_tokenized(void **state)
 	free(text);
 	/* Without a tokenizer the same keys say so. */
 	report_summarize(&res, &opts, &s);
-	assert_int_equal(report_write_json(path, &s, &opts), 0);
+	assert_int_equal(report_write_json(path, &s, &opts, &res), 0);
 	json = slurp(path);
 	assert_non_null(strstr(json, "\"tokenizer\": null"));
 	assert_non_null(strstr(json, "\"ring_drops\": 0,"));

@@ -15,33 +15,37 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "compare.h"
 #include "engine.h"
+#include "html.h"
+#include "metrics.h"
 #include "opts.h"
 #include "probe.h"
 #include "report.h"
 #include "request.h"
 #include "tokcli.h"
 #include "truth.h"
+#include "view.h"
 
 #define PROBE_TIMEOUT_MS 5000
 #define EXIT_USAGE	 2
 #define EXIT_SETUP	 1
 
 struct progress {
-	FILE *out;
-	bool tty;
-	unsigned users;
-	uint64_t run_time_ns;
-	uint64_t last_ns;
-	uint64_t last_done;
-	uint64_t last_chunks;
+	struct view view;
+	bool quiet;
+	struct metrics *metrics;
 };
+
+static volatile sig_atomic_t signalled;
 
 static void on_signal(int sig)
 {
 	(void)sig;
+	signalled = 1;
 	engine_stop();
 }
 
@@ -62,27 +66,10 @@ static void install_signals(void)
 static void on_progress(const struct engine_progress *p, void *arg)
 {
 	struct progress *st = arg;
-	uint64_t done = p->c.requests_ok + p->c.requests_failed;
-	double dt = (double)(p->elapsed_ns - st->last_ns) / 1e9;
-	double secs = (double)p->elapsed_ns / 1e9;
 
-	if (dt <= 0)
-		return;
-	if (st->tty || (uint64_t)secs % 10 == 0) {
-		fprintf(st->out, "%s[%5.0fs", st->tty ? "\r\033[K" : "", secs);
-		if (st->run_time_ns)
-			fprintf(st->out, "/%.0fs", (double)st->run_time_ns / 1e9);
-		fprintf(st->out, "] users %llu/%u  rps %.1f  chunks/s %.0f  ok %llu  failed %llu%s",
-			(unsigned long long)p->c.users_spawned, st->users,
-			(double)(done - st->last_done) / dt,
-			(double)(p->c.chunks - st->last_chunks) / dt,
-			(unsigned long long)p->c.requests_ok,
-			(unsigned long long)p->c.requests_failed, st->tty ? "" : "\n");
-		fflush(st->out);
-	}
-	st->last_ns = p->elapsed_ns;
-	st->last_done = done;
-	st->last_chunks = p->c.chunks;
+	metrics_publish(st->metrics, p);
+	if (!st->quiet)
+		view_update(&st->view, p);
 }
 
 /* Resolves and connects to every target; asks /v1/models for -m. */
@@ -173,23 +160,61 @@ static void fill_config(const struct brood_opts *o, struct engine_config *cfg)
 	cfg->tok_trace_path = o->trace_tokens_path;
 }
 
-static int write_reports(const struct brood_opts *o, const struct engine_result *res)
+/* --html from the run's own JSON document, so that `brood report` on the
+ * --json file draws the same page. */
+static int write_html(const char *path, const char *json, size_t json_len)
+{
+	char err[256];
+	int ret = html_write_from_json(path, json, json_len, err, sizeof(err));
+
+	if (ret < 0)
+		fprintf(stderr, "brood: cannot write %s: %s\n", path, err);
+	return ret;
+}
+
+static int write_reports(const struct brood_opts *o, struct engine_result *res)
 {
 	struct report_summary sum;
+	char *json = NULL;
+	size_t json_len = 0;
 	int ret = 0, r;
 
 	report_summarize(res, o, &sum);
 	report_print(stdout, &sum, o);
 	fflush(stdout);
-	if (o->json_path && (r = report_write_json(o->json_path, &sum, o)) < 0) {
+	if ((o->json_path || o->html_path) &&
+	    report_json_build(&sum, o, res, &json, &json_len) < 0) {
+		fprintf(stderr, "brood: out of memory writing the JSON result\n");
+		return -ENOMEM;
+	}
+	if (o->json_path && (r = report_write_file_atomic(o->json_path, json, json_len)) < 0) {
 		fprintf(stderr, "brood: cannot write %s: %s\n", o->json_path, strerror(-r));
 		ret = r;
 	}
+	if (o->html_path && (r = write_html(o->html_path, json, json_len)) < 0)
+		ret = r;
+	free(json);
 	if (o->summary_path && (r = report_append_csv(o->summary_path, &sum, o)) < 0) {
 		fprintf(stderr, "brood: cannot append to %s: %s\n", o->summary_path, strerror(-r));
 		ret = r;
 	}
 	return ret;
+}
+
+/* --metrics-linger: the final figures stay up for one more scrape or so. */
+static void linger(const struct brood_opts *o)
+{
+	uint64_t left_ms = o->metrics_linger_ns / 1000000;
+
+	if (!o->quiet)
+		fprintf(stderr, "brood: serving final metrics for %.0f s more (Ctrl-C ends)\n",
+			(double)left_ms / 1000);
+	while (left_ms && !signalled) {
+		struct timespec ts = { .tv_nsec = 50 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+		left_ms = left_ms > 50 ? left_ms - 50 : 0;
+	}
 }
 
 static int cmd_run(int argc, char **argv)
@@ -199,7 +224,7 @@ static int cmd_run(int argc, char **argv)
 	struct engine_result res;
 	struct engine_tokenizer tk;
 	struct tok *tok = NULL;
-	struct progress prog;
+	struct progress prog = { 0 };
 	char *reqs[ENGINE_MAX_TARGETS] = { 0 };
 	char err[1024];
 	int ret, code = EXIT_SETUP;
@@ -243,20 +268,34 @@ static int cmd_run(int argc, char **argv)
 	fill_config(&o, cfg);
 
 	memset(&prog, 0, sizeof(prog));
-	prog.out = stderr;
-	prog.tty = isatty(STDERR_FILENO);
-	prog.users = o.users;
-	prog.run_time_ns = o.run_time_ns;
-	ret = engine_run(cfg, &res, o.quiet ? NULL : on_progress, &prog, err, sizeof(err));
-	if (prog.tty && !o.quiet)
-		fputs("\r\033[K", stderr);
+	prog.quiet = o.quiet;
+	view_init(&prog.view, stderr, isatty(STDERR_FILENO), o.users, o.run_time_ns,
+		  o.max_requests);
+	if (o.metrics_port >= 0) {
+		int port;
+
+		ret = metrics_start(&prog.metrics, o.metrics_addr, o.metrics_port, o.users, o.model,
+				    &port, err, sizeof(err));
+		if (ret < 0) {
+			fprintf(stderr, "brood: %s\n", err);
+			goto out;
+		}
+		/* Always said, even with -q: a script that asked for port 0 needs it. */
+		fprintf(stderr, "brood: metrics on http://%s:%d/metrics\n", o.metrics_addr, port);
+	}
+	ret = engine_run(cfg, &res, on_progress, &prog, err, sizeof(err));
+	if (!o.quiet)
+		view_clear(&prog.view);
 	if (ret < 0) {
 		fprintf(stderr, "brood: %s\n", err);
 		goto out;
 	}
 	code = write_reports(&o, &res) < 0 ? EXIT_SETUP : 0;
 	engine_result_close(&res);
+	if (prog.metrics && o.metrics_linger_ns)
+		linger(&o);
 out:
+	metrics_stop(prog.metrics);
 	for (unsigned i = 0; i < ENGINE_MAX_TARGETS; i++)
 		free(reqs[i]);
 	free(cfg);
@@ -270,6 +309,10 @@ static void usage(FILE *f)
 	fputs("usage: brood run [options]     drive streaming users against an OpenAI-compatible "
 	      "server\n"
 	      "       brood run --help        all run options\n"
+	      "       brood report RESULT.json --html FILE\n"
+	      "                               draw the HTML report of a run or sweep result\n"
+	      "       brood compare A.json B.json\n"
+	      "                               two run results side by side, with the changes\n"
 	      "       brood truth-diff TRACE.jsonl TRUTH.tsv\n"
 	      "                               brood's receive times against brood-mock --truth\n"
 	      "       brood version\n",
@@ -284,6 +327,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "report"))
+		return html_report_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "compare"))
+		return compare_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "truth-diff"))
 		return truth_diff_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {

@@ -46,6 +46,9 @@ enum {
 	OPT_TOKENIZER_THREADS,
 	OPT_TOKENIZER_MAX_BYTES,
 	OPT_TRACE_TOKENS,
+	OPT_HTML,
+	OPT_METRICS_PORT,
+	OPT_METRICS_LINGER,
 };
 
 struct flag {
@@ -103,6 +106,13 @@ static const struct flag flags[] = {
 	{ "trace-tokens", OPT_TRACE_TOKENS, "FILE", "tokens.jsonl",
 	  "write each streamed request's per-token receive times (needs --tokenizer)" },
 	{ "quiet", 'q', NULL, NULL, "no progress line" },
+	{ "html", OPT_HTML, "FILE", "report.html",
+	  "write a self-contained HTML report with SVG charts" },
+	{ "metrics-port", OPT_METRICS_PORT, "[ADDR:]PORT", "9464",
+	  "serve Prometheus metrics on ADDR (127.0.0.1):PORT/metrics; 0 picks a port" },
+	{ "metrics-linger", OPT_METRICS_LINGER, "DURATION", "30s",
+	  "keep serving metrics this long after the load stops" },
+	{ "quiet", 'q', NULL, NULL, "no live view or progress lines" },
 	{ "seed", OPT_SEED, "N", "1", "varies the synthetic prompt (default 0)" },
 	{ "help", 'h', NULL, NULL, "show this help" },
 };
@@ -599,6 +609,7 @@ static void set_defaults(struct brood_opts *o)
 	o->max_tokens = DEFAULT_MAX_TOKENS;
 	o->timeout_ns = DEFAULT_TIMEOUT_NS;
 	o->max_event_bytes = DEFAULT_MAX_EVENT_BYTES;
+	o->metrics_port = -1;
 }
 
 static int number(const struct flag *f, const char *arg, uint64_t min, uint64_t max, uint64_t *out,
@@ -673,6 +684,37 @@ static int set_tokenizer(struct brood_opts *o, const char *arg, char *err, size_
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/* --metrics-port [ADDR:]PORT: an IPv4 address (loopback by default). */
+static int metrics_addr(struct brood_opts *o, const char *arg, char *err, size_t err_len)
+{
+	const char *colon = strrchr(arg, ':');
+	const char *port = colon ? colon + 1 : arg;
+	struct in_addr in;
+	uint64_t v;
+
+	strcpy(o->metrics_addr, "127.0.0.1");
+	if (colon) {
+		size_t n = (size_t)(colon - arg);
+
+		if (n == 0 || n >= sizeof(o->metrics_addr))
+			goto bad;
+		memcpy(o->metrics_addr, arg, n);
+		o->metrics_addr[n] = '\0';
+		if (inet_pton(AF_INET, o->metrics_addr, &in) != 1)
+			goto bad;
+	}
+	if (parse_u64(port, 0, 65535, &v))
+		goto bad;
+	o->metrics_port = (int)v;
+	return 0;
+bad:
+	set_err(err, err_len,
+		"--metrics-port %s: give PORT (0..65535, 0 picks one) or IPv4ADDR:PORT, e.g. "
+		"9464 or 0.0.0.0:9464",
+		arg);
+	return -EINVAL;
 }
 
 /* Handles one flag with its value. Returns 0 or -EINVAL (err set). */
@@ -776,6 +818,13 @@ static int apply(struct brood_opts *o, const struct flag *f, const char *arg,
 	case OPT_TRACE_TOKENS:
 		o->trace_tokens_path = arg;
 		return check_out_path(f->name, arg, err, err_len);
+	case OPT_HTML:
+		o->html_path = arg;
+		return check_out_path(f->name, arg, err, err_len);
+	case OPT_METRICS_PORT:
+		return metrics_addr(o, arg, err, err_len);
+	case OPT_METRICS_LINGER:
+		return duration(f, arg, &o->metrics_linger_ns, err, err_len);
 	case 'q':
 		o->quiet = true;
 		return 0;
@@ -845,6 +894,10 @@ static int check_combination(struct brood_opts *o, bool prompt_tokens_set, char 
 		set_err(err, err_len,
 			"--tokenizer-threads, --tokenizer-max-bytes and --trace-tokens need "
 			"--tokenizer SPEC");
+		return -EINVAL;
+	}
+	if (o->metrics_linger_ns && o->metrics_port < 0) {
+		set_err(err, err_len, "--metrics-linger needs --metrics-port PORT to serve on");
 		return -EINVAL;
 	}
 	if (o->trace_chunks && !o->trace_path) {

@@ -66,6 +66,10 @@ struct brood_opts {
 	uint32_t max_event_bytes;	     /* --max-event-bytes */
 	bool no_pin;			     /* --no-pin: shards float between CPUs */
 	uint32_t batch_us;		     /* --batch-us: completions gather this long */
+	const char *html_path;		     /* --html, or NULL */
+	int metrics_port;		     /* --metrics-port; -1 = no endpoint, 0 = any free port */
+	char metrics_addr[16];		     /* its IPv4 address (127.0.0.1) */
+	uint64_t metrics_linger_ns;	     /* --metrics-linger: serve on after the load */
 	bool quiet;			     /* -q */
 	uint64_t seed;			     /* --seed: varies the synthetic prompt */
 	const char *tokenizer;		     /* --tokenizer SPEC (tok_load's), or NULL */

@@ -19,6 +19,7 @@
 
 #include "report.h"
 #include "request.h"
+#include "result.h"
 #include "sbuf.h"
 
 #ifndef BROOD_VERSION
@@ -498,17 +499,22 @@ static int write_atomic(const char *path, const char *data, size_t len)
 	return ret;
 }
 
-static int json_build(const struct report_summary *s, const struct brood_opts *o, char **out,
-		      size_t *out_len)
+int report_json_build(const struct report_summary *s, const struct brood_opts *o,
+		      struct engine_result *res, char **out, size_t *out_len)
 {
 	struct sbuf b = { 0 };
 
 	sbuf_addf(&b,
 		  "{\n  \"schema_version\": %d,\n  \"tool\": \"brood\",\n  \"version\": \"%s\",\n"
-		  "  \"finished_unix_s\": %" PRId64 ",\n",
+		  "  \"kind\": \"run\",\n  \"finished_unix_s\": %" PRId64 ",\n",
 		  REPORT_SCHEMA_VERSION, BROOD_VERSION, s->finished_unix_s);
 	json_summary(&b, s);
 	json_tokens_generator(&b, s, o);
+	result_json_environment(&b);
+	if (res) {
+		result_json_series(&b, &res->series);
+		result_json_histograms(&b, &res->h);
+	}
 	json_config(&b, o);
 	sbuf_adds(&b, "}\n");
 	return sbuf_take(&b, out, out_len);
@@ -519,13 +525,19 @@ void report_print(FILE *f, const struct report_summary *s, const struct brood_op
 	print_summary(f, s, o);
 }
 
-int report_write_json(const char *path, const struct report_summary *s, const struct brood_opts *o)
+int report_write_file_atomic(const char *path, const char *data, size_t len)
+{
+	return write_atomic(path, data, len);
+}
+
+int report_write_json(const char *path, const struct report_summary *s, const struct brood_opts *o,
+		      struct engine_result *res)
 {
 	char *data;
 	size_t len;
 	int ret;
 
-	ret = json_build(s, o, &data, &len);
+	ret = report_json_build(s, o, res, &data, &len);
 	if (ret)
 		return ret;
 	ret = write_atomic(path, data, len);

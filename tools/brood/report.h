@@ -16,9 +16,10 @@
 #include "engine.h"
 #include "opts.h"
 
-#define REPORT_SCHEMA_VERSION 1
-#define REPORT_MAX_WARNINGS   8
-#define REPORT_WARNING_MAX    256 /* bytes per warning, with the NUL */
+#define REPORT_SCHEMA_VERSION                                                                      \
+	2 /* docs/result.schema.json; 2 added environment, series, histograms */
+#define REPORT_MAX_WARNINGS 8
+#define REPORT_WARNING_MAX  256 /* bytes per warning, with the NUL */
 
 /* One latency in milliseconds; all 0 when count is 0. Percentiles are
  * HdrHistogram's (the top of the value's slot, within 0.1%) capped at max;
@@ -96,12 +97,25 @@ void report_summarize(const struct engine_result *res, const struct brood_opts *
 void report_print(FILE *f, const struct report_summary *s, const struct brood_opts *o);
 
 /*
- * Writes the summary and the configuration as one JSON object to path,
- * atomically: a temporary file in the same directory, fsync, rename, fsync
- * of the directory. Never writes the API key. Returns 0 or -errno (nothing
- * left behind on error).
+ * The JSON result (docs/result.schema.json): summary, configuration,
+ * environment and, when res is not NULL, the time series and the merged
+ * histograms (lossless). Never holds the API key. *out is malloc'd.
+ * Returns 0 or -ENOMEM.
  */
-int report_write_json(const char *path, const struct report_summary *s, const struct brood_opts *o);
+int report_json_build(const struct report_summary *s, const struct brood_opts *o,
+		      struct engine_result *res, char **out, size_t *out_len);
+
+/*
+ * Writes report_json_build's document to path, atomically: a temporary
+ * file in the same directory, fsync, rename, fsync of the directory.
+ * Returns 0 or -errno (nothing left behind on error).
+ */
+int report_write_json(const char *path, const struct report_summary *s, const struct brood_opts *o,
+		      struct engine_result *res);
+
+/* Writes len bytes to path atomically, as report_write_json does (HTML).
+ * Returns 0 or -errno. */
+int report_write_file_atomic(const char *path, const char *data, size_t len);
 
 /*
  * Appends one CSV row to path, with the header first when the file is new or
