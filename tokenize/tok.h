@@ -55,6 +55,14 @@ void tok_state_free(struct tok_state *st);
  */
 long tok_encode(struct tok_state *st, const char *text, size_t len, uint32_t *ends, size_t cap);
 
+/*
+ * tok_encode that also gives the token ids: for i < min(n, cap), ids[i] is
+ * token i's id in the tokenizer's vocabulary. ids or ends may be NULL.
+ * For tests against reference tokenizers and for building prompts.
+ */
+long tok_encode_ids(struct tok_state *st, const char *text, size_t len, uint32_t *ids,
+		    uint32_t *ends, size_t cap);
+
 #ifdef __cplusplus
 }
 #endif
