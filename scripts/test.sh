@@ -10,7 +10,9 @@ scripts/build.sh
 ctest --test-dir "${BROOD_BUILD:-build}" --output-on-failure -j "$(nproc)" "$@"
 if [ -z "${BROOD_NO_SANITIZE:-}" ]; then
 	echo "== again under ASan + UBSan =="
-	BROOD_BUILD=build-asan scripts/build.sh -DBROOD_SANITIZE=address,undefined -DBROOD_BENCH=OFF
+	# The sentencepiece test models trained in the first pass serve this one too.
+	BROOD_BUILD=build-asan scripts/build.sh -DBROOD_SANITIZE=address,undefined -DBROOD_BENCH=OFF \
+		-DBROOD_TESTDATA_DIR="$PWD/${BROOD_BUILD:-build}/testdata"
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		ctest --test-dir build-asan --output-on-failure -j "$(nproc)" "$@"
 fi

@@ -150,9 +150,10 @@ long tt_encode_checked(struct tok_state *st, const char *text, size_t len, uint3
 
 	assert_true(n >= 0);
 	assert_true((size_t)n <= cap);
+	/* Byte-level BPE gives every byte a token; sentencepiece folds whitespace away. */
 	if (len == 0)
 		assert_int_equal(n, 0);
-	else
+	else if (strict)
 		assert_true(n > 0);
 	for (long i = 0; i < n; i++) {
 		uint32_t prev = i ? ends[i - 1] : 0;

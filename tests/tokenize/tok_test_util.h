@@ -17,8 +17,9 @@ size_t tt_parse_ids(const char *line, uint32_t *ids, size_t cap);
 /* Loads spec or fails the test with tok_load's message. */
 struct tok *tt_load(const char *spec);
 /*
- * Encodes text and checks every tok.h invariant: ends non-decreasing (strictly
- * when strict), the last == len, count-only and short-cap calls agree.
+ * Encodes text and checks every tok.h invariant: ends non-decreasing, the
+ * last == len, count-only and short-cap calls agree. strict (byte-level BPE
+ * without normalisation): ends strictly increasing, text gives >= 1 token.
  * Returns n; ids/ends (cap entries) hold the result.
  */
 long tt_encode_checked(struct tok_state *st, const char *text, size_t len, uint32_t *ids,
