@@ -34,10 +34,14 @@
 /* Pieces up to this many bytes merge by scanning; longer ones use the heap. */
 #define SCAN_MAX 64
 
-/* Token bytes -> id. tag 0 marks an empty slot. */
+/*
+ * Token bytes -> id. The first 8 bytes live in the slot, so that a lookup
+ * of a short token (most of them) touches one cache line and no arena.
+ */
 struct tslot {
-	uint32_t tag; /* high bits of the hash, never 0 */
+	uint64_t head; /* the token's first 8 bytes, zero-padded */
 	uint32_t id;
+	uint32_t len; /* 0 marks an empty slot */
 };
 
 /* (left id, right id) -> (rank, merged id). key UINT64_MAX marks an empty slot. */
@@ -124,53 +128,52 @@ static inline uint64_t mix64(uint64_t h)
 	return h;
 }
 
-static inline uint64_t hash_bytes(const uint8_t *p, size_t n)
+/* The first min(n, 8) bytes of p, zero-padded, without reading past p[n - 1]. */
+static inline uint64_t load_head(const uint8_t *p, size_t n)
 {
-	uint64_t h = 0x9e3779b97f4a7c15ULL * (n + 1);
+	uint64_t w;
 
-	while (n >= 8) {
-		uint64_t w;
-
+	if (n >= 8) {
 		memcpy(&w, p, 8);
-		h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
-		h ^= h >> 31;
-		p += 8;
-		n -= 8;
+		return w;
 	}
-	if (n) {
-		uint64_t w = 0;
+	if (n >= 4) {
+		uint32_t lo, hi;
 
-		if (n >= 4) {
-			uint32_t a, c;
+		/* Two overlapping loads; the overlap holds the same bytes. */
+		memcpy(&lo, p, 4);
+		memcpy(&hi, p + n - 4, 4);
+		return lo | (uint64_t)hi << (8 * (n - 4));
+	}
+	if (n == 0)
+		return 0;
+	return p[0] | (uint64_t)p[n / 2] << (8 * (n / 2)) | (uint64_t)p[n - 1] << (8 * (n - 1));
+}
 
-			memcpy(&a, p, 4);
-			memcpy(&c, p + n - 4, 4);
-			w = a | (uint64_t)c << 32;
-		} else {
-			w = p[0] | (uint64_t)p[n / 2] << 8 | (uint64_t)p[n - 1] << 16;
-		}
-		h = (h ^ w) * 0x94d049bb133111ebULL;
+static inline uint64_t hash_bytes(uint64_t head, const uint8_t *p, size_t n)
+{
+	uint64_t h = (head ^ (0x9e3779b97f4a7c15ULL * (n + 1))) * 0xbf58476d1ce4e5b9ULL;
+
+	for (size_t i = 8; i < n; i += 8) {
+		uint64_t w = load_head(p + i, n - i < 8 ? n - i : 8);
+
+		h = (h ^ (h >> 31) ^ w) * 0x94d049bb133111ebULL;
 	}
 	return mix64(h);
 }
 
-static inline uint32_t tag_of(uint64_t h)
-{
-	return (uint32_t)(h >> 32) | 1;
-}
-
 uint32_t bpe_lookup(const struct bpe *b, const uint8_t *bytes, size_t len)
 {
-	uint64_t h = hash_bytes(bytes, len);
-	uint32_t tag = tag_of(h);
+	uint64_t head = load_head(bytes, len);
+	uint64_t h = hash_bytes(head, bytes, len);
 
 	for (uint32_t i = (uint32_t)h & b->slot_mask;; i = (i + 1) & b->slot_mask) {
 		const struct tslot *s = &b->slots[i];
 
-		if (s->tag == 0)
+		if (s->len == 0)
 			return TOK_NONE;
-		if (s->tag == tag && b->tok_len[s->id] == len &&
-		    memcmp(b->arena + b->tok_off[s->id], bytes, len) == 0)
+		if (s->len == len && s->head == head &&
+		    (len <= 8 || memcmp(b->arena + b->tok_off[s->id] + 8, bytes + 8, len - 8) == 0))
 			return s->id;
 	}
 }
@@ -254,12 +257,12 @@ static int grow_slots(struct bpe *b)
 	for (uint32_t i = 0; i <= b->slot_mask; i++) {
 		struct tslot *o = &b->slots[i];
 
-		if (!o->tag)
+		if (!o->len)
 			continue;
-		uint64_t h = hash_bytes(b->arena + b->tok_off[o->id], b->tok_len[o->id]);
+		uint64_t h = hash_bytes(o->head, b->arena + b->tok_off[o->id], o->len);
 		uint32_t j = (uint32_t)h & mask;
 
-		while (s[j].tag)
+		while (s[j].len)
 			j = (j + 1) & mask;
 		s[j] = *o;
 	}
@@ -339,13 +342,12 @@ int bpe_add_token(struct bpe *b, const uint8_t *bytes, size_t len, uint32_t id)
 		return ret;
 	b->tok_len[id] = (uint32_t)len;
 
-	uint64_t h = hash_bytes(bytes, len);
-	uint32_t i = (uint32_t)h & b->slot_mask;
+	uint64_t head = load_head(bytes, len);
+	uint32_t i = (uint32_t)hash_bytes(head, bytes, len) & b->slot_mask;
 
-	while (b->slots[i].tag)
+	while (b->slots[i].len)
 		i = (i + 1) & b->slot_mask;
-	b->slots[i].tag = tag_of(h);
-	b->slots[i].id = id;
+	b->slots[i] = (struct tslot){.head = head, .id = id, .len = (uint32_t)len};
 	b->nr_tokens++;
 	if (len == 1)
 		b->byte_id[bytes[0]] = id;

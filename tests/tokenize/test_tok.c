@@ -302,6 +302,63 @@ static void test_nfc_ends(void **state)
 	tok_free(t);
 }
 
+#ifndef __SANITIZE_ADDRESS__
+/*
+ * tok_encode allocates nothing: malloc and friends are interposed here and
+ * counted while encoding (not under ASan, which owns malloc itself).
+ */
+void *__libc_malloc(size_t n);
+void *__libc_calloc(size_t n, size_t size);
+void *__libc_realloc(void *p, size_t n);
+static volatile int counting;
+static volatile long nr_allocs;
+
+void *malloc(size_t n)
+{
+	nr_allocs += counting;
+	return __libc_malloc(n);
+}
+
+void *calloc(size_t n, size_t size)
+{
+	nr_allocs += counting;
+	return __libc_calloc(n, size);
+}
+
+void *realloc(void *p, size_t n)
+{
+	nr_allocs += counting;
+	return __libc_realloc(p, n);
+}
+
+static void test_no_allocation(void **state)
+{
+	char *corpus = tt_read_file(BROOD_TEST_SRC "/corpus.jsonl", NULL);
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(all_bpe) / sizeof(all_bpe[0]); k++) {
+		struct tok *t = tt_load(all_bpe[k]);
+		struct tok_state *st;
+		long n = 0;
+
+		assert_int_equal(tok_state_new(t, MAX_TEXT, &st), 0);
+		nr_allocs = 0;
+		counting = 1;
+		for (char *c = corpus; *c; c = strchr(c, '\n') + 1) {
+			size_t len = tt_json_string(c, text, sizeof(text));
+
+			n += tok_encode_ids(st, text, len, ids, ends, MAX_IDS);
+		}
+		counting = 0;
+		assert_true(n > 1000);
+		assert_int_equal(nr_allocs, 0);
+		tok_state_free(st);
+		tok_free(t);
+	}
+	free(corpus);
+}
+#endif
+
 static void test_kind(void **state)
 {
 	struct tok *t = tt_load("cl100k_base");
@@ -331,6 +388,9 @@ int main(void)
 		cmocka_unit_test(test_invalid_utf8),
 		cmocka_unit_test(test_e2big),
 		cmocka_unit_test(test_load_errors),
+#ifndef __SANITIZE_ADDRESS__
+		cmocka_unit_test(test_no_allocation),
+#endif
 		cmocka_unit_test(test_kind),
 		cmocka_unit_test(test_nfc_ends),
 	};
