@@ -207,12 +207,42 @@ static void test_chunk_sum_error(void **state)
 	}
 }
 
+/* Random bytes, mostly invalid UTF-8: a result, never a crash, ends in order. */
+static void test_invalid_utf8(void **state)
+{
+	static char text[2048];
+	uint64_t x = 0x9e3779b97f4a7c15ULL;
+
+	(void)state;
+	for (int m = 0; m < 2; m++) {
+		struct tok *t = tt_load(m ? DATA "spm_bpe32k.model" : DATA "spm_unigram8k.model");
+		struct tok_state *st;
+
+		assert_int_equal(tok_state_new(t, sizeof(text), &st), 0);
+		for (int round = 0; round < 300; round++) {
+			size_t len;
+
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			len = x % sizeof(text);
+			for (size_t i = 0; i < len; i++) {
+				x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+				text[i] = x % 3 ? (char)(x >> 8) : " a\n\xc3"[x >> 8 & 3];
+			}
+			tt_encode_checked(st, text, len, ids, ends, MAX_IDS, 0);
+		}
+		assert_int_equal(tok_encode(st, text, sizeof(text) + 1, NULL, 0), -E2BIG);
+		tok_state_free(st);
+		tok_free(t);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_unigram),
 		cmocka_unit_test(test_bpe),
 		cmocka_unit_test(test_chunk_sum_error),
+		cmocka_unit_test(test_invalid_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
