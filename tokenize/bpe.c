@@ -81,7 +81,8 @@ struct bpe {
 	bool whole_first;
 	bool nfc;
 	bool jit;
-	pcre2_code *re;
+	pcre2_code *re[BPE_MAX_SPLITS]; /* applied in turn, each to the pieces of the last */
+	int nr_re;
 };
 
 struct bpe_state {
@@ -236,8 +237,8 @@ void bpe_free(struct bpe *b)
 {
 	if (!b)
 		return;
-	if (b->re)
-		pcre2_code_free(b->re);
+	for (int i = 0; i < b->nr_re; i++)
+		pcre2_code_free(b->re[i]);
 	free(b->arena);
 	free(b->tok_off);
 	free(b->tok_len);
@@ -347,7 +348,7 @@ int bpe_add_token(struct bpe *b, const uint8_t *bytes, size_t len, uint32_t id)
 
 	while (b->slots[i].len)
 		i = (i + 1) & b->slot_mask;
-	b->slots[i] = (struct tslot){.head = head, .id = id, .len = (uint32_t)len};
+	b->slots[i] = (struct tslot){ .head = head, .id = id, .len = (uint32_t)len };
 	b->nr_tokens++;
 	if (len == 1)
 		b->byte_id[bytes[0]] = id;
@@ -439,8 +440,8 @@ int bpe_add_special(struct bpe *b, const uint8_t *bytes, size_t len, uint32_t id
 	return 0;
 }
 
-int bpe_finish(struct bpe *b, const char *pattern, int whole_first, int nfc, char *err,
-	       size_t err_len)
+int bpe_finish(struct bpe *b, const char *const *patterns, int nr_patterns, int whole_first,
+	       int nfc, char *err, size_t err_len)
 {
 	int errcode;
 	PCRE2_SIZE erroff;
@@ -451,26 +452,37 @@ int bpe_finish(struct bpe *b, const char *pattern, int whole_first, int nfc, cha
 			return -EINVAL;
 		}
 	}
-	/*
-	 * UCP: \s, \d, \w and POSIX classes follow Unicode, as in the reference
-	 * tokenizers. MATCH_INVALID_UTF: invalid UTF-8 never matches, and the
-	 * bytes the pattern skips are still tokenised, byte-level. DOLLAR_ENDONLY:
-	 * "$" is the end of the text, never before a final newline.
-	 */
-	b->re =
-	    pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
-			  PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF | PCRE2_DOLLAR_ENDONLY,
-			  &errcode, &erroff, NULL);
-	if (!b->re) {
-		PCRE2_UCHAR msg[160];
-
-		pcre2_get_error_message(errcode, msg, sizeof(msg));
-		tok_errf(err, err_len, "pre-tokenisation pattern, at offset %zu: %s",
-			 (size_t)erroff, (const char *)msg);
-		return -EINVAL;
+	if (nr_patterns < 1 || nr_patterns > BPE_MAX_SPLITS) {
+		tok_errf(err, err_len, "%d pre-tokenisation patterns: 1 to %d are supported",
+			 nr_patterns, BPE_MAX_SPLITS);
+		return -ENOTSUP;
 	}
-	/* Without JIT (no executable memory) the interpreter gives the same matches. */
-	b->jit = pcre2_jit_compile(b->re, PCRE2_JIT_COMPLETE) == 0;
+	b->jit = true;
+	for (; b->nr_re < nr_patterns; b->nr_re++) {
+		/*
+		 * UCP: \s, \d, \w and POSIX classes follow Unicode, as in the
+		 * reference tokenizers. MATCH_INVALID_UTF: invalid UTF-8 never
+		 * matches, and the bytes a pattern skips are still tokenised,
+		 * byte-level. DOLLAR_ENDONLY: "$" is the end of the text, never
+		 * before a final newline.
+		 */
+		pcre2_code *re = pcre2_compile(
+		    (PCRE2_SPTR)patterns[b->nr_re], PCRE2_ZERO_TERMINATED,
+		    PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF | PCRE2_DOLLAR_ENDONLY,
+		    &errcode, &erroff, NULL);
+
+		if (!re) {
+			PCRE2_UCHAR msg[160];
+
+			pcre2_get_error_message(errcode, msg, sizeof(msg));
+			tok_errf(err, err_len, "pre-tokenisation pattern %d, at offset %zu: %s",
+				 b->nr_re + 1, (size_t)erroff, (const char *)msg);
+			return -EINVAL;
+		}
+		b->re[b->nr_re] = re;
+		/* Without JIT (no executable memory) the interpreter gives the same matches. */
+		b->jit &= pcre2_jit_compile(re, PCRE2_JIT_COMPLETE) == 0;
+	}
 	b->whole_first = whole_first;
 	b->nfc = nfc;
 	return 0;
@@ -748,16 +760,28 @@ static void encode_piece(struct bpe_state *st, const uint8_t *p, size_t n, size_
 		merge_heap(st, p, (uint32_t)n, base);
 }
 
-/* Pre-tokenise sub[0..len) and encode each piece. */
-static void split_and_encode(struct bpe_state *st, const uint8_t *sub, size_t len)
+/*
+ * Pre-tokenise sub[0..len), at offset base of the segment, with pattern
+ * level and the ones after it; encode each final piece. The matches and the
+ * bytes between them (invalid UTF-8, or text a pattern does not take, as
+ * HF's "Isolated" keeps it) are pieces, in text order.
+ */
+static void split_and_encode(struct bpe_state *st, const uint8_t *sub, size_t len, size_t base,
+			     int level)
 {
 	const struct bpe *b = st->b;
 	size_t off = 0, gap = 0;
 	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(st->md);
 
+	if (level == b->nr_re) {
+		encode_piece(st, sub, len, base);
+		return;
+	}
+	const pcre2_code *re = b->re[level];
+
 	while (off < len) {
-		int rc = b->jit ? pcre2_jit_match(b->re, sub, len, off, 0, st->md, st->mctx)
-				: pcre2_match(b->re, sub, len, off, 0, st->md, st->mctx);
+		int rc = b->jit ? pcre2_jit_match(re, sub, len, off, 0, st->md, st->mctx)
+				: pcre2_match(re, sub, len, off, 0, st->md, st->mctx);
 
 		if (rc < 0)
 			break;
@@ -768,14 +792,13 @@ static void split_and_encode(struct bpe_state *st, const uint8_t *sub, size_t le
 			off = ms + 1;
 			continue;
 		}
-		/* Bytes the pattern skipped (invalid UTF-8): a piece of their own. */
 		if (ms > gap)
-			encode_piece(st, sub + gap, ms - gap, gap);
-		encode_piece(st, sub + ms, me - ms, ms);
+			split_and_encode(st, sub + gap, ms - gap, base + gap, level + 1);
+		split_and_encode(st, sub + ms, me - ms, base + ms, level + 1);
 		off = gap = me;
 	}
 	if (gap < len)
-		encode_piece(st, sub + gap, len - gap, gap);
+		split_and_encode(st, sub + gap, len - gap, base + gap, level + 1);
 }
 
 static size_t put_utf8(uint8_t *out, uint32_t cp)
@@ -881,10 +904,10 @@ static void encode_segment(struct bpe_state *st, const uint8_t *text, size_t a, 
 	st->seg_base = a;
 	if (nlen == SIZE_MAX) {
 		st->emap = NULL;
-		split_and_encode(st, text + a, z - a);
+		split_and_encode(st, text + a, z - a, 0, 0);
 	} else {
 		st->emap = st->nmap;
-		split_and_encode(st, st->norm, nlen);
+		split_and_encode(st, st->norm, nlen, 0, 0);
 	}
 	st->emap = NULL;
 }

@@ -16,6 +16,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <simdjson.h>
 
@@ -88,7 +89,7 @@ struct loader {
 	const char *path;
 	char *err;
 	size_t err_len;
-	std::string pattern;
+	std::vector<std::string> patterns;
 	bool nfc = false;
 
 	int fail(int ret, const char *what)
@@ -110,6 +111,20 @@ struct loader {
 			nfc = true;
 			return 0;
 		}
+		dom::array seq;
+
+		// A Sequence of none (DeepSeek V3) or of NFC alone.
+		if (type == "Sequence" && !n["normalizers"].get(seq) && seq.size() <= 1) {
+			string_view t;
+
+			if (seq.size() == 0)
+				return 0;
+			if (!seq.at(0)["type"].get(t) && t == "NFC") {
+				nfc = true;
+				return 0;
+			}
+			type = "Sequence";
+		}
 		tok_errf(err, err_len, "%s: normalizer %.*s is not supported (none or NFC)", path,
 			 (int)type.size(), type.data());
 		return -ENOTSUP;
@@ -126,7 +141,7 @@ struct loader {
 			return fail(-ENOTSUP, alone ? "ByteLevel without its regex and no Split"
 						    : "a Split and a ByteLevel regex both");
 		if (alone)
-			pattern = tok_pat_r50k;
+			patterns.push_back(tok_pat_r50k);
 		return 0;
 	}
 
@@ -145,33 +160,45 @@ struct loader {
 		if (!(behavior == "Isolated" && !invert) && !(behavior == "Removed" && invert))
 			return fail(-ENOTSUP,
 				    "Split behaviour other than Isolated, or inverted Removed");
-		pattern = std::string(re);
+		patterns.push_back(std::string(re));
 		return 0;
 	}
 
+	// ByteLevel alone, or Sequence[Split, ..., ByteLevel]: the Splits apply in
+	// turn, each to the pieces of the one before (DeepSeek V3 has three).
 	int read_pre_tokenizer(dom::element doc)
 	{
+		static const char *const shape =
+		    "pre_tokenizer is not ByteLevel or Sequence[Split..., ByteLevel]";
 		dom::element p;
 		dom::array seq;
 		string_view type;
-		int ret;
+		size_t n, i = 0;
 
 		if (doc["pre_tokenizer"].get(p) || p.is_null() || p["type"].get(type))
 			return fail(-ENOTSUP, "no pre_tokenizer: not a byte-level BPE");
 		if (type == "ByteLevel")
 			return read_byte_level(p, true);
-		if (type != "Sequence" || p["pretokenizers"].get(seq) || seq.size() != 2)
-			return fail(-ENOTSUP, "pre_tokenizer is not ByteLevel or Sequence[Split, "
-					      "ByteLevel]");
-		dom::element split = seq.at(0).value_unsafe(), blev = seq.at(1).value_unsafe();
-		string_view t0, t1;
+		if (type != "Sequence" || p["pretokenizers"].get(seq))
+			return fail(-ENOTSUP, shape);
+		n = seq.size();
+		if (n < 2 || n - 1 > BPE_MAX_SPLITS)
+			return fail(-ENOTSUP, shape);
+		for (dom::element e : seq) {
+			string_view t;
+			int ret;
 
-		if (split["type"].get(t0) || blev["type"].get(t1) || t0 != "Split" ||
-		    t1 != "ByteLevel")
-			return fail(-ENOTSUP, "pre_tokenizer is not ByteLevel or Sequence[Split, "
-					      "ByteLevel]");
-		ret = read_split(split);
-		return ret ? ret : read_byte_level(blev, false);
+			if (e["type"].get(t))
+				return fail(-ENOTSUP, shape);
+			if (++i < n)
+				ret = t == "Split" ? read_split(e) : fail(-ENOTSUP, shape);
+			else
+				ret = t == "ByteLevel" ? read_byte_level(e, false)
+						       : fail(-ENOTSUP, shape);
+			if (ret)
+				return ret;
+		}
+		return 0;
 	}
 
 	int read_model(dom::element model, struct bpe **out)
@@ -300,8 +327,14 @@ struct loader {
 			ret = read_model(model, &b);
 		if (!ret)
 			ret = read_added(doc, b);
-		if (!ret)
-			ret = bpe_finish(b, pattern.c_str(), whole_first, nfc, err, err_len);
+		if (!ret) {
+			std::vector<const char *> pats;
+
+			for (const std::string &pat : patterns)
+				pats.push_back(pat.c_str());
+			ret = bpe_finish(b, pats.data(), (int)pats.size(), whole_first, nfc, err,
+					 err_len);
+		}
 		if (ret) {
 			bpe_free(b);
 			return ret;

@@ -223,7 +223,7 @@ int tiktoken_load(const char *spec, struct bpe **out, char *err, size_t err_len)
 	ret = parse_ranks(b, path, buf, len, err, err_len);
 	free(buf);
 	if (!ret)
-		ret = bpe_finish(b, encodings[e].pattern, 1, 0, err, err_len);
+		ret = bpe_finish(b, &encodings[e].pattern, 1, 1, 0, err, err_len);
 	if (ret) {
 		bpe_free(b);
 		return ret;

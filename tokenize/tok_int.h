@@ -28,7 +28,8 @@ struct bpe;
 /*
  * A byte-level BPE under construction. Tokens go in with their bytes and id
  * (tiktoken: the rank), merges (HF only) as pairs of token byte strings in
- * rank order, then bpe_finish compiles the pre-tokenisation pattern.
+ * rank order, then bpe_finish compiles the pre-tokenisation patterns (each
+ * splits the pieces of the one before, as HF's chained Split pre-tokenizers).
  */
 struct bpe *bpe_new(size_t nr_tokens_hint, size_t nr_merges_hint, int use_merges);
 void bpe_free(struct bpe *b);
@@ -44,8 +45,9 @@ int bpe_add_special(struct bpe *b, const uint8_t *bytes, size_t len, uint32_t id
  * whole_first: a piece that is itself a token is that token without merging
  * (tiktoken always; HF "ignore_merges"). nfc: text is NFC-normalised first.
  */
-int bpe_finish(struct bpe *b, const char *pattern, int whole_first, int nfc, char *err,
-	       size_t err_len);
+#define BPE_MAX_SPLITS 4 /* pre-tokenisation patterns applied in turn */
+int bpe_finish(struct bpe *b, const char *const *patterns, int nr_patterns, int whole_first,
+	       int nfc, char *err, size_t err_len);
 
 struct bpe_state;
 int bpe_state_new(const struct bpe *b, size_t max_text, struct bpe_state **out);

