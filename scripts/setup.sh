@@ -30,6 +30,8 @@ for p in "${npm_pkgs[@]}"; do
 	grep -qs "\"version\": \"$version\"" "$npm_dir/node_modules/$name/package.json" ||
 		npm_missing+=("$p")
 done
+# node runs the reference encoders in the tests; npm only installs the data.
+command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || [ ${#npm_missing[@]} -eq 0 ] || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] && [ ${#npm_missing[@]} -eq 0 ] && exit 0
 
