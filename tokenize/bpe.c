@@ -783,6 +783,13 @@ static void split_and_encode(struct bpe_state *st, const uint8_t *sub, size_t le
 		int rc = b->jit ? pcre2_jit_match(re, sub, len, off, 0, st->md, st->mctx)
 				: pcre2_match(re, sub, len, off, 0, st->md, st->mctx);
 
+		/*
+		 * The JIT failing otherwise than by not matching (its stack
+		 * exhausted): the interpreter gives the same matches (and may
+		 * allocate, in this path only).
+		 */
+		if (rc < 0 && rc != PCRE2_ERROR_NOMATCH && b->jit)
+			rc = pcre2_match(re, sub, len, off, 0, st->md, st->mctx);
 		if (rc < 0)
 			break;
 		size_t ms = ov[0], me = ov[1];

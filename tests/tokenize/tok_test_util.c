@@ -175,3 +175,53 @@ long tt_encode_checked(struct tok_state *st, const char *text, size_t len, uint3
 	}
 	return n;
 }
+
+/* gpt-tokenizer's TestPlans.txt: "EncodingName: x\nSample: s\nEncoded: [ids]\n\n". */
+void tt_check_testplans(const char *encoding, const char *spec)
+{
+	char *plans =
+	    tt_read_file(BROOD_NPM_DIR "/node_modules/gpt-tokenizer/data/TestPlans.txt", NULL);
+	struct tok *t = tt_load(spec);
+	static uint32_t ids[8192], ends[8192], want[8192];
+	struct tok_state *st;
+	char head[64];
+	int cases = 0;
+
+	assert_int_equal(tok_state_new(t, 1 << 16, &st), 0);
+	snprintf(head, sizeof(head), "EncodingName: %s\nSample: ", encoding);
+	for (char *p = strstr(plans, head); p; p = strstr(p, head)) {
+		char *sample = p + strlen(head);
+		char *nl = strchr(sample, '\n');
+		char *enc;
+		size_t len, nw = 0;
+
+		assert_non_null(nl);
+		len = (size_t)(nl - sample);
+		enc = nl + 1;
+		assert_true(strncmp(enc, "Encoded: [", 10) == 0);
+		for (char *q = enc + 10; *q != ']';) {
+			char *e;
+
+			want[nw++] = (uint32_t)strtoul(q, &e, 10);
+			if (e == q)
+				break;
+			q = e;
+			while (*q == ',' || *q == ' ')
+				q++;
+		}
+		if (enc[10] == ']')
+			nw = 0;
+		long n = tt_encode_checked(st, sample, len, ids, ends, 8192, 1);
+
+		if ((size_t)n != nw || memcmp(ids, want, nw * sizeof(*ids)) != 0)
+			fail_msg("%s: %.*s: %ld tokens, want %zu", encoding, (int)len, sample, n,
+				 nw);
+		cases++;
+		p = enc;
+	}
+	assert_true(cases >= 50);
+	print_message("%s: %d test plans equal (%s)\n", encoding, cases, spec);
+	tok_state_free(st);
+	tok_free(t);
+	free(plans);
+}

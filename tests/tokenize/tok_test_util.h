@@ -25,4 +25,10 @@ struct tok *tt_load(const char *spec);
 long tt_encode_checked(struct tok_state *st, const char *text, size_t len, uint32_t *ids,
 		       uint32_t *ends, size_t cap, int strict);
 
+/*
+ * gpt-tokenizer's TestPlans.txt (text -> ids from tiktoken) for one encoding,
+ * tokenised by spec: every id equal.
+ */
+void tt_check_testplans(const char *encoding, const char *spec);
+
 #endif
