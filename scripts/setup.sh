@@ -11,6 +11,7 @@ pkgs=(
 	libsentencepiece-dev libbenchmark-dev libcmocka-dev libpcre2-dev
 	chromium python3-jsonschema
 	libutf8proc-dev sentencepiece fortunes fortunes-de fortunes-ru fortunes-zh
+	nginx
 )
 
 missing=()
@@ -44,7 +45,23 @@ if [ ${#missing[@]} -gt 0 ]; then
 	echo "setup: installing ${missing[*]}" >&2
 	export DEBIAN_FRONTEND=noninteractive
 	$sudo apt-get update -qq
-	$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	# nginx's maintainer scripts start a service on port 80; the tests run
+	# their own nginx on a free port and need none. A policy-rc.d that says
+	# 101 keeps invoke-rc.d from starting it (and the install from failing
+	# where port 80 is taken or no init runs); one already there is left alone.
+	policy=/usr/sbin/policy-rc.d
+	own_policy=""
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+		$sudo chmod 755 "$policy"
+		own_policy=1
+	fi
+	status=0
+	$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || status=$?
+	if [ -n "$own_policy" ]; then
+		$sudo rm -f "$policy"
+	fi
+	[ $status -eq 0 ] || exit $status
 fi
 if [ ${#npm_missing[@]} -gt 0 ]; then
 	echo "setup: installing npm packages ${npm_missing[*]} into $npm_dir" >&2
