@@ -48,6 +48,7 @@ const char *engine_err_name(enum engine_err e)
 		[ENGINE_ERR_CONNECT] = "connect",   [ENGINE_ERR_STATUS] = "http_status",
 		[ENGINE_ERR_PROTOCOL] = "protocol", [ENGINE_ERR_TIMEOUT] = "timeout",
 		[ENGINE_ERR_RESET] = "reset",	    [ENGINE_ERR_SERVER] = "server_error",
+		[ENGINE_ERR_TLS] = "tls",
 	};
 
 	return (unsigned)e < ENGINE_NR_ERR ? names[e] : "unknown";
@@ -61,6 +62,7 @@ void engine_hists_list(struct engine_hists *h, struct hist *out[ENGINE_NR_HISTS]
 	out[3] = &h->e2e;
 	out[4] = &h->ttfb;
 	out[5] = &h->connect;
+	out[6] = &h->tls_handshake;
 }
 
 static void *shard_thread(void *arg)

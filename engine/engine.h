@@ -27,6 +27,8 @@ struct engine_target {
 	socklen_t addr_len;
 	const char *request; /* whole HTTP request bytes; caller owns, lives for the run */
 	size_t request_len;
+	bool tls;	  /* https: a TLS handshake after connect, every byte encrypted */
+	const char *host; /* tls: SNI and the name (or address) the certificate must match */
 };
 
 /*
@@ -43,6 +45,7 @@ struct engine_tokenizer {
 };
 
 #define ENGINE_TOK_MAX_TEXT_DEFAULT (64u * 1024)
+struct tls_ctx;
 
 struct engine_config {
 	struct engine_target targets[ENGINE_MAX_TARGETS];
@@ -65,6 +68,7 @@ struct engine_config {
 	uint32_t tok_max_text;			  /* bytes of one response's text; 0 = default */
 	uint32_t tok_ring_bytes;		  /* per shard and tokenizer thread; 0 = default */
 	const char *tok_trace_path;		  /* per-token receive times as JSON lines, or NULL */
+	struct tls_ctx *tls_ctx;   /* client context for tls targets; caller owns, outlives the run */
 };
 
 /* Error classes of failed requests. */
@@ -75,6 +79,7 @@ enum engine_err {
 	ENGINE_ERR_TIMEOUT,  /* request exceeded --timeout */
 	ENGINE_ERR_RESET,    /* connection reset or closed mid-response */
 	ENGINE_ERR_SERVER,   /* an error object inside a 2xx stream */
+	ENGINE_ERR_TLS,	     /* TLS handshake, certificate or record failure (OpenSSL's reason) */
 	ENGINE_NR_ERR,
 };
 
@@ -106,6 +111,8 @@ struct engine_counters {
 	uint64_t tok_ring_drops; /* records a full tokenizer ring refused */
 	uint64_t tok_lost;	 /* ok requests whose token timing was lost (drops, overflow) */
 	uint64_t tok_overflow;	 /* requests whose text outgrew tok_max_text */
+	uint64_t tls_handshakes; /* TLS handshakes completed */
+	uint64_t tls_resumed;	 /* of which resumed a session */
 };
 
 struct engine_hists {
@@ -115,12 +122,13 @@ struct engine_hists {
 	struct hist e2e;     /* send -> end of response */
 	struct hist ttfb;    /* send -> first response byte */
 	struct hist connect; /* connect submitted -> connected */
+	struct hist tls_handshake; /* connected -> TLS handshake done (https) */
 };
 
-#define ENGINE_NR_HISTS 6
+#define ENGINE_NR_HISTS 7
 
 /* The histograms of h in a fixed order (ttft, itl, tpot, e2e, ttfb,
- * connect), for code that treats them alike. */
+ * connect, tls_handshake), for code that treats them alike. */
 void engine_hists_list(struct engine_hists *h, struct hist *out[ENGINE_NR_HISTS]);
 
 /* What the tokenizer threads measured; all zero without a tokenizer. */

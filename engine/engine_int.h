@@ -15,6 +15,8 @@
 #include "sse.h"
 #include "tokpipe.h"
 
+struct tls_conn;
+
 /* State every shard reads; written by the main thread before the start. */
 struct engine_run {
 	unsigned nr_shards;
@@ -50,6 +52,11 @@ struct conn {
 	char *spill;	    /* max_event_bytes + JSON_PADDING bytes */
 	uint64_t *event_ns; /* trace: receive time of every event */
 	struct conn_tok tok; /* token-timing pipeline */
+	struct tls_conn *tls;	 /* https targets: the slot's TLS state; NULL for http */
+	char *tls_out;		 /* tls: ciphertext being sent; the kernel's until the CQE */
+	uint32_t tls_out_len;	 /* bytes in tls_out */
+	uint32_t tls_out_sent;	 /* of which the kernel has sent */
+	uint64_t t_connected_ns; /* tls: TCP connected, the handshake's start */
 	uint32_t idx;	    /* slot in conns[] and in the file table */
 	uint32_t gen;	    /* bumped on every close; stale CQEs mismatch */
 	uint32_t user;	    /* global user number */
@@ -94,6 +101,10 @@ struct shard {
 	uint64_t *event_area;
 	uint32_t spill_cap;
 	uint32_t event_cap;
+	struct tls_conn *tls_conns; /* one per conn when a target is https, else NULL */
+	char *tls_out_area;	    /* nr_conns send buffers, tls_out_cap each */
+	uint32_t tls_out_cap;	    /* bytes */
+	char *tls_plain;	    /* TLS_RECORD_MAX + JSON_PADDING: decrypted bytes */
 
 	struct list deadlines; /* conns with a request or connect in flight, oldest first */
 	struct list backoff;   /* conns waiting to reconnect, earliest first */
@@ -138,6 +149,14 @@ void series_push(struct engine_series *s, const struct engine_point *pt);
 int shard_setup(struct shard *s);
 int shard_main(struct shard *s);
 void shard_close(struct shard *s);
+
+/* shard_tls.c: the TLS side of a shard's connections. */
+int stls_setup(struct shard *s);
+void stls_close(struct shard *s);
+int stls_start(struct shard *s, struct conn *c);
+int stls_handshake(struct shard *s, struct conn *c);
+ssize_t stls_fill(struct shard *s, struct conn *c);
+void stls_end(struct conn *c, bool clean);
 
 uint64_t engine_now_ns(void);
 bool engine_stop_requested(void);

@@ -25,6 +25,7 @@
 
 #include "engine_int.h"
 #include "json.h"
+#include "tls.h"
 
 enum op {
 	OP_SOCKET = 1,
@@ -60,6 +61,7 @@ enum {
 	CF_SSE = 1 << 6,
 	CF_HAS_USAGE = 1 << 7,
 	CF_OVERFLOW = 1 << 8, /* a non-SSE body outgrew the spill buffer */
+	CF_TLS_HS = 1 << 9,   /* connected; the TLS handshake is under way */
 };
 
 #define BGID		0
@@ -295,7 +297,9 @@ static void conn_drop(struct shard *s, struct conn *c)
 		io_uring_sqe_set_data64(sqe, ud_pack(OP_CLOSE, c));
 		c->flags &= ~CF_SLOT_USED;
 	}
-	c->flags &= ~(CF_CONNECTING | CF_CONNECTED | CF_RECV_ARMED | CF_SEND_INFLIGHT);
+	if (c->tls)
+		stls_end(c, c->err != ENGINE_ERR_TLS + 1 && !(c->flags & CF_TLS_HS));
+	c->flags &= ~(CF_CONNECTING | CF_CONNECTED | CF_RECV_ARMED | CF_SEND_INFLIGHT | CF_TLS_HS);
 	c->gen++;
 }
 
@@ -326,15 +330,30 @@ static void conn_open(struct shard *s, struct conn *c)
 	c->flags |= CF_CONNECTING | CF_SLOT_USED;
 }
 
+static void tls_fail(struct shard *s, struct conn *c, const char *what);
+
 static void conn_send(struct shard *s, struct conn *c)
 {
 	const struct engine_target *t = &s->cfg->targets[c->target];
-	struct io_uring_sqe *sqe = get_sqe(s);
+	const char *p = t->request + c->sent;
+	size_t len = t->request_len - c->sent;
+	struct io_uring_sqe *sqe;
 
+	if (c->tls) {
+		/* One send at a time: the buffer is the kernel's until its CQE. */
+		ssize_t n = (c->flags & CF_SEND_INFLIGHT) ? 0 : stls_fill(s, c);
+
+		if (n < 0)
+			tls_fail(s, c, "encrypting the request");
+		if (n <= 0)
+			return;
+		p = c->tls_out + c->tls_out_sent;
+		len = (size_t)n;
+	}
+	sqe = get_sqe(s);
 	/* One send of the whole request: nothing of ours is unacknowledged
 	 * when it goes, so Nagle does not hold it back. */
-	io_uring_prep_send(sqe, (int)c->idx, t->request + c->sent, t->request_len - c->sent,
-			   MSG_NOSIGNAL);
+	io_uring_prep_send(sqe, (int)c->idx, p, len, MSG_NOSIGNAL);
 	sqe->flags |= IOSQE_FIXED_FILE;
 	io_uring_sqe_set_data64(sqe, ud_pack(OP_SEND, c));
 	c->flags |= CF_SEND_INFLIGHT;
@@ -597,6 +616,13 @@ static void request_fail(struct shard *s, struct conn *c, enum engine_err e, con
 	request_end(s, c, false);
 }
 
+/* A TLS failure, in OpenSSL's words. */
+static void tls_fail(struct shard *s, struct conn *c, const char *what)
+{
+	set_err(s, c, ENGINE_ERR_TLS, "%s: %s", what, tls_reason(c->tls));
+	request_end(s, c, false);
+}
+
 /* ---- response parsing ---- */
 
 static void body_data(struct shard *s, struct conn *c, const char *p, size_t len)
@@ -792,11 +818,20 @@ static void conn_input(struct shard *s, struct conn *c, const char *p, size_t le
 /* The server closed (res == 0) or the socket failed (res < 0). */
 static void conn_closed(struct shard *s, struct conn *c, int res)
 {
+	bool tls_cut = c->tls && res == 0 && c->state == CS_BUSY && tls_feed_eof(c->tls) < 0;
+
 	if (c->flags & CF_CONNECTED)
 		CTR_ADD(s, disconnects, 1);
 	c->flags &= ~(CF_CONNECTED | CF_RECV_ARMED);
 	if (c->state != CS_BUSY) {
 		conn_drop(s, c);
+		return;
+	}
+	if (tls_cut) {
+		/* In the handshake, or with part of a record unread. */
+		tls_fail(s, c,
+			 c->flags & CF_TLS_HS ? "server closed the connection in the TLS handshake"
+					      : "server closed the connection mid-record");
 		return;
 	}
 	if (res == 0 && c->rstate == RS_BODY && c->framing == HTTP1_FRAMING_CLOSE) {
@@ -812,6 +847,72 @@ static void conn_closed(struct shard *s, struct conn *c, int res)
 			     0);
 	else
 		request_fail(s, c, ENGINE_ERR_RESET, "recv", res);
+}
+
+/* ---- TLS ---- */
+
+/* The server's close_notify: as its FIN would be, but the socket is still
+ * open and its recv armed, for conn_drop to cancel. */
+static void tls_closed(struct shard *s, struct conn *c)
+{
+	if (c->state != CS_BUSY) {
+		conn_drop(s, c);
+		if (c->state == CS_WAITING)
+			user_next(s, c);
+		return;
+	}
+	if (c->rstate == RS_BODY && c->framing == HTTP1_FRAMING_CLOSE) {
+		c->rstate = RS_DONE;
+		request_end(s, c, false);
+		return;
+	}
+	request_fail(s, c, ENGINE_ERR_RESET,
+		     c->rstate == RS_HEAD && !c->t_first_byte_ns
+			 ? "server closed the connection before responding (TLS close_notify)"
+			 : "server closed the connection mid-response (TLS close_notify)",
+		     0);
+}
+
+/* Ciphertext arrived: the handshake advances, or records decrypt into the
+ * shard's plaintext buffer and go to conn_input as plain bytes would. */
+static void tls_input(struct shard *s, struct conn *c, const char *p, size_t len)
+{
+	uint32_t gen = c->gen;
+	ssize_t n;
+
+	if (tls_feed(c->tls, p, len) < 0) {
+		tls_fail(s, c, "receiving");
+		return;
+	}
+	if (c->flags & CF_TLS_HS) {
+		int ret = stls_handshake(s, c);
+
+		if (ret == -EAGAIN) {
+			conn_send(s, c); /* the next flight, if any */
+			return;
+		}
+		if (ret < 0) {
+			tls_fail(s, c, "TLS handshake");
+			return;
+		}
+		/* The request's clock starts now: TTFT holds no handshake. */
+		c->flags &= ~CF_TLS_HS;
+		c->t_send_ns = s->now_ns;
+		conn_send(s, c);
+		if (c->gen != gen)
+			return;
+	}
+	while ((n = tls_read(c->tls, s->tls_plain, TLS_RECORD_MAX)) > 0) {
+		conn_input(s, c, s->tls_plain, (size_t)n);
+		if (c->gen != gen)
+			return;
+	}
+	if (n == 0)
+		tls_closed(s, c);
+	else if (n == -EPROTO)
+		tls_fail(s, c, "TLS record");
+	else
+		conn_send(s, c); /* whatever reading made OpenSSL say (key updates) */
 }
 
 /* ---- CQE dispatch ---- */
@@ -838,7 +939,10 @@ static void on_recv(struct shard *s, struct io_uring_cqe *cqe, struct conn *c, b
 		uint32_t gen = c->gen;
 
 		CTR_ADD(s, bytes_in, (uint64_t)res);
-		conn_input(s, c, buf_addr(s, bid), (size_t)res);
+		if (c->tls)
+			tls_input(s, c, buf_addr(s, bid), (size_t)res);
+		else
+			conn_input(s, c, buf_addr(s, bid), (size_t)res);
 		buf_recycle(s, bid);
 		if (!more && c->gen == gen && (c->flags & CF_CONNECTED))
 			conn_arm_recv(s, c);
@@ -875,6 +979,16 @@ static void on_connect(struct shard *s, struct conn *c, int res)
 	CTR_ADD(s, connects, 1);
 	hist_record(&s->h.connect, s->now_ns - c->t_start_ns);
 	conn_arm_recv(s, c);
+	if (c->tls) {
+		/* The handshake first; tls_input sends the request after it. */
+		c->flags |= CF_TLS_HS;
+		res = stls_start(s, c);
+		if (res < 0)
+			tls_fail(s, c, "TLS start");
+		else
+			conn_send(s, c);
+		return;
+	}
 	c->t_send_ns = s->now_ns;
 	conn_send(s, c);
 }
@@ -895,6 +1009,17 @@ static void on_send(struct shard *s, struct conn *c, int res)
 		return;
 	}
 	CTR_ADD(s, bytes_out, (uint64_t)res);
+	if (c->tls) {
+		/* c->sent counts request bytes encrypted; the rest of the
+		 * buffer, or the next piece, goes now. */
+		uint32_t gen = c->gen;
+
+		c->tls_out_sent += (uint32_t)res;
+		conn_send(s, c);
+		if (c->gen == gen && !(c->flags & CF_SEND_INFLIGHT) && c->state == CS_WAITING)
+			user_next(s, c);
+		return;
+	}
 	c->sent += (uint32_t)res;
 	if (c->sent < t->request_len) {
 		conn_send(s, c);
@@ -966,6 +1091,7 @@ static void run_timers(struct shard *s)
 			break;
 		request_fail(s, c, ENGINE_ERR_TIMEOUT,
 			     c->flags & CF_CONNECTING ? "connect timed out"
+			     : c->flags & CF_TLS_HS   ? "TLS handshake timed out"
 						      : "no complete response within --timeout",
 			     0);
 	}
@@ -1287,6 +1413,9 @@ int shard_setup(struct shard *s)
 	ret = setup_conns(s);
 	if (ret < 0)
 		goto err;
+	ret = stls_setup(s);
+	if (ret < 0)
+		goto err;
 	struct hist *hists[ENGINE_NR_HISTS];
 
 	engine_hists_list(&s->h, hists);
@@ -1312,6 +1441,7 @@ void shard_close(struct shard *s)
 {
 	if (s->ring_ok)
 		io_uring_queue_exit(&s->ring);
+	stls_close(s); /* after the ring: no send reads a TLS buffer any more */
 	if (s->br)
 		munmap(s->br, s->br_map_len);
 	free(s->bufs);

@@ -24,7 +24,7 @@
 __attribute__((weak)) const char *engine_err_name(enum engine_err e)
 {
 	static const char *const names[] = { "connect", "status", "protocol",
-					     "timeout", "reset",  "server" };
+					     "timeout", "reset",  "server", "tls" };
 
 	return (unsigned)e < ENGINE_NR_ERR ? names[e] : "unknown";
 }

@@ -27,6 +27,7 @@
 #include "report.h"
 #include "request.h"
 #include "tokcli.h"
+#include "tls.h"
 #include "truth.h"
 #include "view.h"
 
@@ -72,24 +73,42 @@ static void on_progress(const struct engine_progress *p, void *arg)
 		view_update(&st->view, p);
 }
 
-/* Resolves and connects to every target; asks /v1/models for -m. */
+/* The client TLS context when a target is https:// (cfg->tls_ctx). */
+static int tls_setup(const struct brood_opts *o, struct engine_config *cfg, char *err,
+		     size_t err_len)
+{
+	struct tls_ctx_opts to = { .ca_file = o->cacert,
+				   .insecure = o->insecure,
+				   .version = o->tls_version };
+
+	for (unsigned i = 0; i < o->nr_urls; i++)
+		if (o->urls[i].tls)
+			return tls_ctx_client(&cfg->tls_ctx, &to, err, err_len);
+	return 0;
+}
+
+/* Resolves and connects to every target (a TLS handshake, certificate
+ * checked, for https); asks /v1/models for -m. */
 static int preflight(struct brood_opts *o, struct engine_config *cfg, char *err, size_t err_len)
 {
+	int ret = tls_setup(o, cfg, err, err_len);
+
+	if (ret < 0)
+		return ret;
 	for (unsigned i = 0; i < o->nr_urls; i++) {
 		struct engine_target *t = &cfg->targets[i];
-		int ret;
 
-		if (o->urls[i].tls) {
-			snprintf(err, err_len,
-				 "https:// targets are not supported yet (TLS lands with the "
-				 "tls/ module): use an http:// URL");
-			return -EINVAL;
-		}
 		ret = probe_resolve(&o->urls[i], &t->addr, &t->addr_len, err, err_len);
 		if (ret < 0)
 			return ret;
-		ret = probe_connect(&o->urls[i], &t->addr, t->addr_len, PROBE_TIMEOUT_MS, err,
-				    err_len);
+		t->tls = o->urls[i].tls;
+		t->host = o->urls[i].host;
+		if (t->tls)
+			ret = probe_tls(&o->urls[i], &t->addr, t->addr_len, cfg->tls_ctx,
+					PROBE_TIMEOUT_MS, err, err_len);
+		else
+			ret = probe_connect(&o->urls[i], &t->addr, t->addr_len, PROBE_TIMEOUT_MS,
+					    err, err_len);
 		if (ret < 0)
 			return ret;
 	}
@@ -101,13 +120,15 @@ static int preflight(struct brood_opts *o, struct engine_config *cfg, char *err,
 	size_t req_len;
 	unsigned nr_models = 0;
 	char why[512];
-	int ret = request_build_models(&o->urls[0], o->api_key, &req, &req_len);
+
+	ret = request_build_models(&o->urls[0], o->api_key, &req, &req_len);
 
 	if (ret < 0) {
 		snprintf(err, err_len, "out of memory");
 		return ret;
 	}
-	ret = probe_models(&o->urls[0], &cfg->targets[0].addr, cfg->targets[0].addr_len, req,
+	ret = probe_models(&o->urls[0], &cfg->targets[0].addr, cfg->targets[0].addr_len,
+			   cfg->targets[0].tls ? cfg->tls_ctx : NULL, req,
 			   req_len, PROBE_TIMEOUT_MS, o->model, sizeof(o->model), &nr_models, why,
 			   sizeof(why));
 	free(req);
@@ -298,6 +319,8 @@ out:
 	metrics_stop(prog.metrics);
 	for (unsigned i = 0; i < ENGINE_MAX_TARGETS; i++)
 		free(reqs[i]);
+	if (cfg)
+		tls_ctx_free(cfg->tls_ctx);
 	free(cfg);
 	tok_free(tok);
 	opts_close(&o);

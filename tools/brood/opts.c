@@ -49,6 +49,9 @@ enum {
 	OPT_HTML,
 	OPT_METRICS_PORT,
 	OPT_METRICS_LINGER,
+	OPT_CACERT,
+	OPT_INSECURE,
+	OPT_TLS_VERSION,
 };
 
 struct flag {
@@ -105,7 +108,11 @@ static const struct flag flags[] = {
 	  "longest response text timed per token, 4096..67108864 (default 65536)" },
 	{ "trace-tokens", OPT_TRACE_TOKENS, "FILE", "tokens.jsonl",
 	  "write each streamed request's per-token receive times (needs --tokenizer)" },
-	{ "quiet", 'q', NULL, NULL, "no progress line" },
+	{ "cacert", OPT_CACERT, "FILE", "ca.pem",
+	  "https: trust the CA certificates in FILE (PEM) instead of the system store" },
+	{ "insecure", OPT_INSECURE, NULL, NULL,
+	  "https: skip certificate and host name verification" },
+	{ "tls-version", OPT_TLS_VERSION, "V", "1.3", "https: only TLS 1.2 or only 1.3 (default both)" },
 	{ "html", OPT_HTML, "FILE", "report.html",
 	  "write a self-contained HTML report with SVG charts" },
 	{ "metrics-port", OPT_METRICS_PORT, "[ADDR:]PORT", "9464",
@@ -825,6 +832,24 @@ static int apply(struct brood_opts *o, const struct flag *f, const char *arg,
 		return metrics_addr(o, arg, err, err_len);
 	case OPT_METRICS_LINGER:
 		return duration(f, arg, &o->metrics_linger_ns, err, err_len);
+	case OPT_CACERT:
+		if (access(arg, R_OK) < 0) {
+			set_err(err, err_len, "--cacert %s: %s; give a readable PEM file", arg,
+				strerror(errno));
+			return -EINVAL;
+		}
+		o->cacert = arg;
+		return 0;
+	case OPT_INSECURE:
+		o->insecure = true;
+		return 0;
+	case OPT_TLS_VERSION:
+		if (strcmp(arg, "1.2") && strcmp(arg, "1.3")) {
+			set_err(err, err_len, "--tls-version %s: give 1.2 or 1.3", arg);
+			return -EINVAL;
+		}
+		o->tls_version = arg[2] == '2' ? 12 : 13;
+		return 0;
 	case 'q':
 		o->quiet = true;
 		return 0;
@@ -898,6 +923,10 @@ static int check_combination(struct brood_opts *o, bool prompt_tokens_set, char 
 	}
 	if (o->metrics_linger_ns && o->metrics_port < 0) {
 		set_err(err, err_len, "--metrics-linger needs --metrics-port PORT to serve on");
+		return -EINVAL;
+	}
+	if (o->cacert && o->insecure) {
+		set_err(err, err_len, "--cacert and --insecure exclude each other; keep one of them");
 		return -EINVAL;
 	}
 	if (o->trace_chunks && !o->trace_path) {

@@ -70,6 +70,9 @@ struct brood_opts {
 	int metrics_port;		     /* --metrics-port; -1 = no endpoint, 0 = any free port */
 	char metrics_addr[16];		     /* its IPv4 address (127.0.0.1) */
 	uint64_t metrics_linger_ns;	     /* --metrics-linger: serve on after the load */
+	const char *cacert;		     /* --cacert: PEM CA file, or NULL (system store) */
+	bool insecure;			     /* --insecure: no certificate verification */
+	int tls_version;		     /* --tls-version: 0 = 1.2 and 1.3, 12, 13 */
 	bool quiet;			     /* -q */
 	uint64_t seed;			     /* --seed: varies the synthetic prompt */
 	const char *tokenizer;		     /* --tokenizer SPEC (tok_load's), or NULL */

@@ -13,6 +13,7 @@
 #include "http1.h"
 #include "json.h"
 #include "probe.h"
+#include "tls.h"
 
 #define PROBE_RESPONSE_MAX (1u << 20) /* bytes of a /v1/models answer */
 
@@ -127,6 +128,166 @@ static int send_all(int fd, const char *p, size_t len, int64_t deadline_ms)
 	return 0;
 }
 
+/* A probe's connection: a blocking-style socket with poll deadlines, plain
+ * or through a tls_conn (the same memory-BIO TLS the shards use). */
+struct pconn {
+	int fd;
+	bool tls;
+	struct tls_conn t;
+	int64_t deadline_ms;
+};
+
+static int pc_flush(struct pconn *pc)
+{
+	char buf[4096];
+	size_t n;
+
+	while ((n = tls_take(&pc->t, buf, sizeof(buf))) > 0) {
+		int ret = send_all(pc->fd, buf, n, pc->deadline_ms);
+
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* Raw bytes from the socket into buf; 0 at end of stream. */
+static ssize_t recv_some(struct pconn *pc, char *buf, size_t cap)
+{
+	for (;;) {
+		ssize_t n = recv(pc->fd, buf, cap, 0);
+
+		if (n >= 0)
+			return n;
+		if (errno != EAGAIN && errno != EINTR)
+			return -errno;
+		int ret = wait_fd(pc->fd, POLLIN, pc->deadline_ms);
+		if (ret < 0)
+			return ret;
+	}
+}
+
+/* Ciphertext from the socket to OpenSSL. Returns 0, -EPROTO (the peer
+ * closed mid-handshake or mid-record) or -errno; *eof at a clean end. */
+static int pc_pull(struct pconn *pc, bool *eof)
+{
+	char buf[4096];
+	ssize_t n = recv_some(pc, buf, sizeof(buf));
+
+	if (n < 0)
+		return (int)n;
+	if (n == 0) {
+		*eof = true;
+		return tls_feed_eof(&pc->t);
+	}
+	return tls_feed(&pc->t, buf, (size_t)n);
+}
+
+static int pc_handshake(struct pconn *pc, const char *host)
+{
+	int ret = tls_conn_start(&pc->t, host);
+
+	while (!ret) {
+		bool eof = false;
+
+		ret = tls_handshake(&pc->t);
+		if (ret != -EAGAIN && ret != 0)
+			return ret;
+		if (pc_flush(pc) < 0)
+			return -EPIPE;
+		if (!ret)
+			return 0;
+		ret = pc_pull(pc, &eof);
+		if (!ret && eof)
+			ret = -EPROTO;
+	}
+	return ret;
+}
+
+static int pc_send(struct pconn *pc, const char *p, size_t len)
+{
+	if (!pc->tls)
+		return send_all(pc->fd, p, len, pc->deadline_ms);
+	if (tls_write(&pc->t, p, len) < 0)
+		return -EPROTO;
+	return pc_flush(pc);
+}
+
+/* Plaintext into buf: bytes, 0 at the end of the stream, or -errno. */
+static ssize_t pc_recv(struct pconn *pc, char *buf, size_t cap)
+{
+	if (!pc->tls)
+		return recv_some(pc, buf, cap);
+	for (;;) {
+		ssize_t n = tls_read(&pc->t, buf, cap);
+		bool eof = false;
+		int ret;
+
+		if (n != -EAGAIN)
+			return n;
+		ret = pc_pull(pc, &eof);
+		if (ret < 0)
+			return ret;
+		if (eof)
+			return 0;
+	}
+}
+
+/* Connects (and with tls, shakes hands) within the deadline. Returns 0,
+ * or -errno with err naming the target and the cause. */
+static int pc_open(struct pconn *pc, const struct url *u, const struct sockaddr_storage *addr,
+		   socklen_t addr_len, struct tls_ctx *tls, char *err, size_t err_len)
+{
+	char where[URL_STR_MAX];
+	int ret;
+
+	url_format(u, where, sizeof(where));
+	pc->tls = tls != NULL;
+	if (tls)
+		tls_conn_init(&pc->t, tls);
+	pc->fd = connect_fd(addr, addr_len, pc->deadline_ms);
+	if (pc->fd < 0) {
+		snprintf(err, err_len, "cannot connect to %s: %s%s", where, strerror(-pc->fd),
+			 pc->fd == -ECONNREFUSED ? " (is the server running on that port?)" : "");
+		return pc->fd;
+	}
+	if (!tls)
+		return 0;
+	ret = pc_handshake(pc, u->host);
+	if (ret < 0) {
+		const char *why = ret == -EPROTO ? tls_reason(&pc->t) : strerror(-ret);
+
+		snprintf(err, err_len, "TLS handshake with %s failed: %s%s", where,
+			 why[0] ? why : "the server closed the connection",
+			 !strncmp(why, "certificate verify failed", 25)
+			     ? " (trust its CA with --cacert FILE, or skip checks with --insecure)"
+			     : "");
+		tls_conn_close(&pc->t);
+		close(pc->fd);
+		return ret;
+	}
+	return 0;
+}
+
+static void pc_close(struct pconn *pc)
+{
+	if (pc->tls)
+		tls_conn_close(&pc->t);
+	close(pc->fd);
+}
+
+int probe_tls(const struct url *u, const struct sockaddr_storage *addr, socklen_t addr_len,
+	      struct tls_ctx *tls, int timeout_ms, char *err, size_t err_len)
+{
+	struct pconn pc = { .deadline_ms = now_ms() + timeout_ms };
+	int ret = pc_open(&pc, u, addr, addr_len, tls, err, err_len);
+
+	if (ret < 0)
+		return ret;
+	pc_close(&pc);
+	return 0;
+}
+
 /* Walks a chunked body; with move, gathers its data at the start of body.
  * Returns the data length, -EAGAIN (incomplete) or -EPROTO. */
 static ssize_t dechunk(char *body, size_t len, bool move)
@@ -168,16 +329,16 @@ static ssize_t body_of(const struct http1_response *r, char *body, size_t len, b
 }
 
 int probe_models(const struct url *u, const struct sockaddr_storage *addr, socklen_t addr_len,
-		 const char *request, size_t request_len, int timeout_ms, char *model,
-		 size_t model_cap, unsigned *nr_models, char *err, size_t err_len)
+		 struct tls_ctx *tls, const char *request, size_t request_len, int timeout_ms,
+		 char *model, size_t model_cap, unsigned *nr_models, char *err, size_t err_len)
 {
-	int64_t deadline_ms = now_ms() + timeout_ms;
+	struct pconn pc = { .deadline_ms = now_ms() + timeout_ms };
 	struct http1_response r;
 	char where[URL_STR_MAX];
 	char *buf = malloc(PROBE_RESPONSE_MAX + JSON_PADDING);
 	size_t len = 0;
 	ssize_t body_len = -EAGAIN;
-	int head = -EAGAIN, fd, ret;
+	int head = -EAGAIN, ret;
 	bool eof = false;
 
 	url_format(u, where, sizeof(where));
@@ -185,22 +346,15 @@ int probe_models(const struct url *u, const struct sockaddr_storage *addr, sockl
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
-	fd = connect_fd(addr, addr_len, deadline_ms);
-	if (fd < 0) {
-		ret = fd;
-		snprintf(err, err_len, "cannot connect to %s: %s", where, strerror(-ret));
+	ret = pc_open(&pc, u, addr, addr_len, tls, err, err_len);
+	if (ret < 0)
 		goto out;
-	}
-	ret = send_all(fd, request, request_len, deadline_ms);
+	ret = pc_send(&pc, request, request_len);
 	while (!ret && body_len == -EAGAIN && !eof && len < PROBE_RESPONSE_MAX) {
-		ssize_t n = recv(fd, buf + len, PROBE_RESPONSE_MAX - len, 0);
+		ssize_t n = pc_recv(&pc, buf + len, PROBE_RESPONSE_MAX - len);
 
-		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-			ret = wait_fd(fd, POLLIN, deadline_ms);
-			continue;
-		}
 		if (n < 0) {
-			ret = -errno;
+			ret = (int)n;
 			break;
 		}
 		eof = n == 0;
@@ -212,11 +366,13 @@ int probe_models(const struct url *u, const struct sockaddr_storage *addr, sockl
 			break;
 		body_len = body_of(&r, buf + head, len - (size_t)head, eof);
 	}
-	close(fd);
-	if (ret) {
+	if (ret == -EPROTO && pc.tls)
+		snprintf(err, err_len, "GET %s/v1/models: TLS: %s", where, tls_reason(&pc.t));
+	else if (ret)
 		snprintf(err, err_len, "GET %s/v1/models: %s", where, strerror(-ret));
+	pc_close(&pc);
+	if (ret)
 		goto out;
-	}
 	ret = -EPROTO;
 	if (head < 0 || body_len < 0) {
 		snprintf(err, err_len, "GET %s/v1/models: no complete HTTP response", where);

@@ -20,14 +20,22 @@ int probe_resolve(const struct url *u, struct sockaddr_storage *addr, socklen_t 
 int probe_connect(const struct url *u, const struct sockaddr_storage *addr, socklen_t addr_len,
 		  int timeout_ms, char *err, size_t err_len);
 
+struct tls_ctx;
+
+/* Connects and completes a TLS handshake (verifying the certificate as tls
+ * says) within timeout_ms, then closes. Returns 0 or -errno/-EPROTO; err
+ * names the target and OpenSSL's reason, with the flag that helps. */
+int probe_tls(const struct url *u, const struct sockaddr_storage *addr, socklen_t addr_len,
+	      struct tls_ctx *tls, int timeout_ms, char *err, size_t err_len);
+
 /*
  * Sends `request` (a whole HTTP request) and reads one response within
- * timeout_ms; on a 2xx JSON /v1/models answer, writes the first model id
+ * timeout_ms (over TLS when tls is not NULL); on a 2xx JSON /v1/models answer, writes the first model id
  * to model and the number of models to *nr_models. Returns 0, -EPROTO
  * (not a usable answer) or -errno; err says which.
  */
 int probe_models(const struct url *u, const struct sockaddr_storage *addr, socklen_t addr_len,
-		 const char *request, size_t request_len, int timeout_ms, char *model,
+		 struct tls_ctx *tls, const char *request, size_t request_len, int timeout_ms, char *model,
 		 size_t model_cap, unsigned *nr_models, char *err, size_t err_len);
 
 #endif

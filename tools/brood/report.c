@@ -70,7 +70,8 @@ static void warn(struct report_summary *s, const char *fmt, ...)
 
 static uint64_t clamped(const struct engine_hists *h)
 {
-	const struct hist *all[] = { &h->ttft, &h->itl, &h->tpot, &h->e2e, &h->ttfb, &h->connect };
+	const struct hist *all[] = { &h->ttft, &h->itl,	    &h->tpot,	       &h->e2e,
+				     &h->ttfb, &h->connect, &h->tls_handshake };
 	uint64_t n = 0;
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
@@ -164,6 +165,10 @@ void report_summarize(const struct engine_result *res, const struct brood_opts *
 	latency(&res->h.itl, &s->itl);
 	latency(&res->h.tpot, &s->tpot);
 	latency(&res->h.e2e, &s->e2e);
+	latency(&res->h.connect, &s->connect);
+	latency(&res->h.tls_handshake, &s->tls_handshake);
+	s->tls_handshakes = c->tls_handshakes;
+	s->tls_resumed = c->tls_resumed;
 	s->cpu_seconds = res->cpu_seconds;
 	s->shard_cpu_seconds = res->shard_cpu_seconds;
 	s->chunks = c->chunks;
@@ -232,6 +237,10 @@ static void print_summary(FILE *f, const struct report_summary *s, const struct 
 	print_latency(f, "ITL", &s->itl);
 	print_latency(f, "TPOT", &s->tpot);
 	print_latency(f, "E2E", &s->e2e);
+	/* Opening connections is timed apart: TTFT starts at the send. */
+	print_latency(f, "Conn", &s->connect);
+	if (s->tls_handshakes)
+		print_latency(f, "TLS", &s->tls_handshake);
 
 	fprintf(f,
 		"\n%-14s output %" PRIu64 " (%.1f per request, counted by %s)  input %" PRIu64
@@ -253,6 +262,9 @@ static void print_summary(FILE *f, const struct report_summary *s, const struct 
 			"Tokenizer", o->tokenizer, o->tokenizer_kind ? o->tokenizer_kind : "?",
 			s->tok_threads, s->tok_cpu_seconds, s->tok_requests, s->requests_ok,
 			s->usage_mismatch, s->usage_checked, s->ring_drops);
+	if (s->tls_handshakes)
+		fprintf(f, "%-14s handshakes %" PRIu64 " (resumed %" PRIu64 ")\n", "TLS",
+			s->tls_handshakes, s->tls_resumed);
 	for (unsigned i = 0; i < s->nr_warnings; i++)
 		fprintf(f, "warning: %s\n", s->warnings[i]);
 }
@@ -328,6 +340,8 @@ static void json_summary(struct sbuf *b, const struct report_summary *s)
 	json_latency(b, "itl_ms", &s->itl, ",");
 	json_latency(b, "tpot_ms", &s->tpot, ",");
 	json_latency(b, "e2e_ms", &s->e2e, ",");
+	json_latency(b, "connect_ms", &s->connect, ",");
+	json_latency(b, "tls_handshake_ms", &s->tls_handshake, ",");
 	sbuf_addf(b, "    \"interrupted\": %s,\n", s->interrupted ? "true" : "false");
 	sbuf_adds(b, "    \"first_error\": ");
 	sbuf_add_json_str(b, s->first_error, strlen(s->first_error));
@@ -419,6 +433,11 @@ static void json_config(struct sbuf *b, const struct brood_opts *o)
 	sbuf_addf(b, "    \"ignore_eos\": %s,\n", o->ignore_eos ? "true" : "false");
 	sbuf_addf(b, "    \"batch_us\": %u,\n", o->batch_us);
 	sbuf_addf(b, "    \"pin\": %s,\n", o->no_pin ? "false" : "true");
+	sbuf_adds(b, "    \"cacert\": ");
+	json_str_or_null(b, o->cacert);
+	sbuf_addf(b, ",\n    \"insecure\": %s,\n", o->insecure ? "true" : "false");
+	sbuf_addf(b, "    \"tls_version\": %s,\n",
+		  o->tls_version == 12 ? "\"1.2\"" : o->tls_version == 13 ? "\"1.3\"" : "null");
 	sbuf_addf(b, "    \"quiet\": %s,\n", o->quiet ? "true" : "false");
 	sbuf_addf(b, "    \"seed\": %" PRIu64 "\n  }\n", o->seed);
 }
@@ -515,6 +534,9 @@ int report_json_build(const struct report_summary *s, const struct brood_opts *o
 		result_json_series(&b, &res->series);
 		result_json_histograms(&b, &res->h);
 	}
+	/* Handshake times are in summary.tls_handshake_ms. */
+	sbuf_addf(&b, "  \"tls\": {\"handshakes\": %" PRIu64 ", \"resumed\": %" PRIu64 "},\n",
+		  s->tls_handshakes, s->tls_resumed);
 	json_config(&b, o);
 	sbuf_adds(&b, "}\n");
 	return sbuf_take(&b, out, out_len);

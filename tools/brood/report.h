@@ -68,6 +68,10 @@ struct report_summary {
 	struct report_latency itl;  /* between tokens (--tokenizer), else between content chunks */
 	struct report_latency tpot; /* (e2e - ttft) / (tokens - 1) */
 	struct report_latency e2e;  /* send -> end of response */
+	struct report_latency connect;	     /* connect submitted -> TCP connected */
+	struct report_latency tls_handshake; /* TCP connected -> TLS handshake done */
+	uint64_t tls_handshakes;	     /* TLS handshakes completed */
+	uint64_t tls_resumed;		     /* of which resumed a session */
 	double cpu_seconds;	    /* generator process CPU, user + system */
 	double shard_cpu_seconds;   /* the engine threads' share */
 	uint64_t chunks;	    /* content-carrying SSE events */

@@ -18,8 +18,9 @@
 #define BROOD_VERSION "dev"
 #endif
 
-const char *const result_hist_names[ENGINE_NR_HISTS] = { "ttft", "itl",	 "tpot",
-							 "e2e",	 "ttfb", "connect" };
+const char *const result_hist_names[ENGINE_NR_HISTS] = {
+	"ttft", "itl", "tpot", "e2e", "ttfb", "connect", "tls_handshake",
+};
 
 static void num(struct sbuf *b, double v)
 {

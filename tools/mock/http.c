@@ -602,7 +602,8 @@ static int serve_one(struct mock_worker *w, struct mock_conn *c, const char *dat
 		answer_bad(w, c, 413, "Request body larger than --max-body");
 		return (int)len;
 	}
-	c->resp.close_after = !req.keep_alive;
+	c->resp.close_after = !req.keep_alive || (w->cfg->requests_per_conn &&
+						   ++c->nr_answers >= w->cfg->requests_per_conn);
 	route(w, c, &req, data + head, (size_t)req.content_length);
 	return (int)need;
 }

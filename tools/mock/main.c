@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "mock.h"
+#include "tls.h"
 
 #define LISTEN_BACKLOG 4096
 #define FD_RESERVE     32 /* fds a ring's table leaves to the rest of the process */
@@ -48,6 +49,10 @@ static const char usage[] =
     "                          names and files), so usage counts and truth lines are\n"
     "                          exact tokens of that tokenizer\n"
     "  --sse-lf                end SSE events with \\n\\n as vLLM does (\\r\\n\\r\\n)\n"
+    "  --tls-cert FILE         speak HTTPS with this PEM certificate chain (needs --tls-key)\n"
+    "  --tls-key FILE          the certificate's PEM private key\n"
+    "  --requests-per-conn N   close each connection after N answers, as servers with a\n"
+    "                          keep-alive limit do (0: never)\n"
     "  --help                  this text\n";
 
 enum {
@@ -65,6 +70,9 @@ enum {
 	OPT_PIN,
 	OPT_SSE_LF,
 	OPT_TOKENIZER,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_REQS_PER_CONN,
 	OPT_HELP,
 };
 
@@ -83,6 +91,9 @@ static const struct option options[] = {
 	{ "pin", no_argument, NULL, OPT_PIN },
 	{ "sse-lf", no_argument, NULL, OPT_SSE_LF },
 	{ "tokenizer", required_argument, NULL, OPT_TOKENIZER },
+	{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+	{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
+	{ "requests-per-conn", required_argument, NULL, OPT_REQS_PER_CONN },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -91,6 +102,8 @@ struct args {
 	unsigned threads; /* 0: automatic */
 	const char *truth_path;
 	const char *tokenizer; /* --tokenizer, or NULL */
+	const char *tls_cert;
+	const char *tls_key;
 };
 
 /* One clear line, then exit 2: the user's mistake, caught before serving. */
@@ -218,6 +231,16 @@ static void parse_args(int argc, char **argv, struct mock_config *cfg, struct ar
 		case OPT_SSE_LF:
 			cfg->sse_lf = true;
 			break;
+		case OPT_TLS_CERT:
+			a->tls_cert = optarg;
+			break;
+		case OPT_TLS_KEY:
+			a->tls_key = optarg;
+			break;
+		case OPT_REQS_PER_CONN:
+			cfg->requests_per_conn =
+			    (uint32_t)parse_u64("--requests-per-conn", optarg, 0, UINT32_MAX);
+			break;
 		case OPT_HELP:
 			fputs(usage, stdout);
 			exit(0);
@@ -229,6 +252,22 @@ static void parse_args(int argc, char **argv, struct mock_config *cfg, struct ar
 	}
 	if (optind < argc)
 		bad_usage("unexpected argument '%s'", argv[optind]);
+	if (!a->tls_cert != !a->tls_key)
+		bad_usage("--tls-cert and --tls-key go together");
+}
+
+/* The server TLS context, shared by the workers. */
+static void setup_tls(struct mock_config *cfg, const struct args *a)
+{
+	struct tls_ctx_opts o = { .cert_file = a->tls_cert, .key_file = a->tls_key };
+	char err[512];
+
+	if (!a->tls_cert)
+		return;
+	if (tls_ctx_server(&cfg->tls, &o, err, sizeof(err)) < 0) {
+		fprintf(stderr, "brood-mock: %s\n", err);
+		exit(2);
+	}
 }
 
 /*
@@ -367,6 +406,9 @@ static void summary(const struct mock_worker *workers, unsigned nr)
 		t.enobufs += s->enobufs;
 		t.enfile += s->enfile;
 		t.truth_dropped += s->truth_dropped;
+		t.tls_handshakes += s->tls_handshakes;
+		t.tls_resumed += s->tls_resumed;
+		t.tls_errors += s->tls_errors;
 	}
 	fprintf(stderr,
 		"brood-mock: %llu connections, %llu requests, %llu events, %llu bytes out, "
@@ -379,6 +421,11 @@ static void summary(const struct mock_worker *workers, unsigned nr)
 		(unsigned long long)t.resets, (unsigned long long)t.conn_errors,
 		(unsigned long long)t.enobufs, (unsigned long long)t.enfile,
 		(unsigned long long)t.truth_dropped);
+	if (workers[0].cfg->tls)
+		fprintf(stderr,
+			"brood-mock: TLS: %llu handshakes (%llu resumed), %llu TLS errors\n",
+			(unsigned long long)t.tls_handshakes, (unsigned long long)t.tls_resumed,
+			(unsigned long long)t.tls_errors);
 }
 
 /* Waits for SIGINT/SIGTERM (returns 0) or a worker's SIGUSR1 (returns 1). */
@@ -463,6 +510,8 @@ int main(int argc, char **argv)
 	} else {
 		gen_init();
 	}
+	setup_tls(&cfg, &a);
+	gen_init();
 	size_rings(&cfg, a.threads);
 	size_events(&cfg);
 	cfg.main_thread = pthread_self();
@@ -489,7 +538,7 @@ int main(int argc, char **argv)
 	if (start_workers(&cfg, workers, stop_fd, &ready, &nr_started))
 		goto stop;
 
-	printf("brood-mock listening on %s:%u\n", cfg.host, cfg.port);
+	printf("brood-mock listening on %s:%u%s\n", cfg.host, cfg.port, cfg.tls ? " (https)" : "");
 	fflush(stdout);
 	ret = wait_signal(&set);
 stop:

@@ -28,6 +28,7 @@
 #define MOCK_NR_RECV_BUFS	  4096	/* per worker; a power of two */
 #define MOCK_SMALL_IN_BYTES	  65536 /* input buffer for heads and small bodies */
 #define MOCK_TRUTH_BUF_BYTES	  (1u << 20)
+#define MOCK_TLS_SLACK		  8192 /* ciphertext buffer beyond out_cap_bytes: records, a flight */
 
 struct mock_config {
 	const char *host;	   /* as given on the command line */
@@ -50,6 +51,8 @@ struct mock_config {
 	size_t event_max_bytes;	   /* one content event, chunk framing included */
 	size_t out_cap_bytes;	   /* one connection's output buffer */
 	pthread_t main_thread;	   /* gets SIGUSR1 when a worker fails */
+	struct tls_ctx *tls;	   /* --tls-cert: HTTPS; NULL: plain HTTP */
+	uint32_t requests_per_conn; /* close after this many answers; 0 = never */
 };
 
 /*
@@ -133,7 +136,12 @@ struct mock_conn {
 	bool in_large;	   /* in comes from the large pool */
 	char *out;	   /* borrowed output buffer; NULL when everything is sent */
 	uint32_t out_len;  /* bytes written to out */
-	uint32_t out_sent; /* bytes of out the kernel has sent */
+	uint32_t out_sent; /* bytes of out the kernel has sent (with TLS: encrypted) */
+	uint32_t nr_answers; /* requests answered on this connection */
+	struct tls_conn *tls; /* --tls-cert: this slot's TLS state, else NULL */
+	char *cout;	      /* TLS: borrowed ciphertext buffer; NULL when none is unsent */
+	uint32_t cout_len;    /* bytes in cout */
+	uint32_t cout_sent;   /* of which the kernel has sent */
 	struct mock_resp resp;
 };
 
@@ -181,6 +189,9 @@ struct mock_stats {
 	uint64_t enobufs;	/* multishot recv stopped for lack of buffers */
 	uint64_t enfile;	/* accepts dropped: registered file table full */
 	uint64_t truth_dropped; /* truth bytes write(2) refused */
+	uint64_t tls_handshakes; /* completed */
+	uint64_t tls_resumed;	 /* of which resumed a client's session */
+	uint64_t tls_errors;	 /* connections closed for a TLS failure */
 };
 
 struct mock_worker {
@@ -206,6 +217,9 @@ struct mock_worker {
 	char *truth;		 /* MOCK_TRUTH_BUF_BYTES, NULL without --truth */
 	size_t truth_len;
 	char *scratch; /* per-worker formatting space, cfg->out_cap_bytes */
+	struct tls_conn *tls_conns;  /* --tls-cert: one per connection slot */
+	struct mock_pool cipher_pool; /* TLS: out_cap_bytes + MOCK_TLS_SLACK each */
+	char *plain;		      /* TLS: one record's plaintext + JSON_PADDING */
 	char date[40]; /* "date: ...\r\n" value, refreshed once a second */
 	int64_t date_s;
 	uint64_t next_id; /* request ids: idx + 1, then + nr_threads */
@@ -225,6 +239,9 @@ enum mock_op {
 	OP_CANCEL,
 	OP_STOP,
 };
+
+struct tls_conn;
+struct tls_ctx;
 
 /* worker.c */
 int worker_start(struct mock_worker *w);

@@ -28,6 +28,7 @@
 #include "http1.h"
 #include "json.h"
 #include "mock.h"
+#include "tls.h"
 
 #define SQ_ENTRIES	 4096
 #define CQ_ENTRIES	 32768
@@ -215,18 +216,64 @@ void worker_timer_set(struct mock_worker *w, struct mock_conn *c, uint64_t due_n
 	timers_set(&w->timers, conn_idx(w, c), due_ns);
 }
 
+/*
+ * TLS: what to send next. Unsent ciphertext first; else every unsent
+ * plaintext byte of out is encrypted (then counts as sent: out may be
+ * reused) and as much ciphertext as fits goes into the connection's
+ * ciphertext buffer. Returns false when nothing is left.
+ */
+static bool tls_next(struct mock_worker *w, struct mock_conn *c, const char **p, size_t *len)
+{
+	if (!c->cout || c->cout_sent == c->cout_len) {
+		if (c->out && c->out_sent < c->out_len) {
+			if (tls_write(c->tls, c->out + c->out_sent, c->out_len - c->out_sent) < 0)
+				return false;
+			c->out_sent = c->out_len;
+		}
+		if (!tls_pending(c->tls))
+			return false;
+		if (!c->cout)
+			c->cout = pool_get(&w->cipher_pool); /* one per connection: never NULL */
+		c->cout_len = (uint32_t)tls_take(c->tls, c->cout,
+						 w->cfg->out_cap_bytes + MOCK_TLS_SLACK);
+		c->cout_sent = 0;
+	}
+	*p = c->cout + c->cout_sent;
+	*len = c->cout_len - c->cout_sent;
+	return true;
+}
+
+static void cout_release(struct mock_worker *w, struct mock_conn *c)
+{
+	if (!c->cout)
+		return;
+	pool_put(&w->cipher_pool, c->cout);
+	c->cout = NULL;
+	c->cout_len = c->cout_sent = 0;
+}
+
 /* Starts a send of everything unsent, unless one is in flight already. */
 static void conn_send(struct mock_worker *w, struct mock_conn *c)
 {
 	struct mock_resp *r = &c->resp;
 	struct io_uring_sqe *sqe;
 	uint32_t idx = conn_idx(w, c);
+	const char *p;
+	size_t len;
 
-	if ((c->flags & (CONN_SEND | CONN_CLOSING)) || !c->out || c->out_sent == c->out_len)
+	if (c->flags & (CONN_SEND | CONN_CLOSING))
 		return;
+	if (c->tls) {
+		if (!tls_next(w, c, &p, &len))
+			return;
+	} else {
+		if (!c->out || c->out_sent == c->out_len)
+			return;
+		p = c->out + c->out_sent;
+		len = c->out_len - c->out_sent;
+	}
 	sqe = get_sqe(w);
-	io_uring_prep_send(sqe, (int)idx, c->out + c->out_sent, c->out_len - c->out_sent,
-			   MSG_NOSIGNAL);
+	io_uring_prep_send(sqe, (int)idx, p, len, MSG_NOSIGNAL);
 	sqe->flags |= IOSQE_FIXED_FILE;
 	io_uring_sqe_set_data64(sqe, pack(OP_SEND, idx, c->gen));
 	c->flags |= CONN_SEND;
@@ -257,6 +304,10 @@ static void conn_try_close(struct mock_worker *w, struct mock_conn *c)
 	if (!(c->flags & CONN_CLOSING) || (c->flags & (CONN_RECV | CONN_SEND | CONN_CLOSE)))
 		return;
 	out_release(w, c);
+	if (c->tls) {
+		cout_release(w, c);
+		tls_conn_end(c->tls, true);
+	}
 	sqe = get_sqe(w);
 	io_uring_prep_close_direct(sqe, idx);
 	io_uring_sqe_set_data64(sqe, pack(OP_CLOSE, idx, c->gen));
@@ -303,7 +354,16 @@ static void on_accept(struct mock_worker *w, const struct io_uring_cqe *cqe)
 		c->gen++;
 		c->flags = CONN_OPEN;
 		c->resp = (struct mock_resp){ 0 };
+		c->nr_answers = 0;
 		w->stats.conns++;
+		if (w->tls_conns) {
+			c->tls = &w->tls_conns[cqe->res];
+			if (tls_conn_start(c->tls, NULL) < 0) {
+				w->stats.tls_errors++;
+				worker_conn_close(w, c);
+				goto rearm;
+			}
+		}
 		arm_recv(w, c);
 	} else if (cqe->res == -ENFILE) {
 		w->stats.enfile++;
@@ -314,8 +374,44 @@ static void on_accept(struct mock_worker *w, const struct io_uring_cqe *cqe)
 				w->idx, w->nr_conns);
 		w->enfile_logged = true;
 	}
+rearm:
 	if (!(cqe->flags & IORING_CQE_F_MORE) && !w->stop)
 		arm_accept(w);
+}
+
+/* TLS: ciphertext in; the handshake, then plaintext to http_input. */
+static void tls_input(struct mock_worker *w, struct mock_conn *c, const char *data, size_t len)
+{
+	ssize_t n;
+
+	if (tls_feed(c->tls, data, len) < 0)
+		goto fail;
+	if (!c->tls->established) {
+		int ret = tls_handshake(c->tls);
+
+		if (ret == -EAGAIN)
+			return;
+		if (ret < 0)
+			goto fail;
+		w->stats.tls_handshakes++;
+		if (tls_resumed(c->tls))
+			w->stats.tls_resumed++;
+	}
+	while (!(c->flags & CONN_CLOSING) &&
+	       (n = tls_read(c->tls, w->plain, TLS_RECORD_MAX)) > 0)
+		http_input(w, c, w->plain, (size_t)n);
+	if (c->flags & CONN_CLOSING || n == -EAGAIN)
+		return;
+	if (n == 0) {
+		worker_conn_close(w, c); /* the client's close_notify */
+		return;
+	}
+fail:
+	w->stats.tls_errors++;
+	if (c->resp.kind != RESP_NONE)
+		w->stats.aborted++;
+	/* The alert OpenSSL wrote is not sent: the socket just closes. */
+	worker_conn_close(w, c);
 }
 
 static void on_recv(struct mock_worker *w, struct mock_conn *c, const struct io_uring_cqe *cqe)
@@ -325,9 +421,14 @@ static void on_recv(struct mock_worker *w, struct mock_conn *c, const struct io_
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 
-		if (cqe->res > 0 && !(c->flags & CONN_CLOSING))
-			http_input(w, c, w->recv_bufs + (size_t)bid * RECV_STRIDE,
-				   (size_t)cqe->res);
+		const char *data = w->recv_bufs + (size_t)bid * RECV_STRIDE;
+
+		if (cqe->res > 0 && !(c->flags & CONN_CLOSING)) {
+			if (c->tls)
+				tls_input(w, c, data, (size_t)cqe->res);
+			else
+				http_input(w, c, data, (size_t)cqe->res);
+		}
 		recycle(w, bid);
 	}
 	if (c->flags & CONN_CLOSING) {
@@ -357,8 +458,17 @@ static void on_send(struct mock_worker *w, struct mock_conn *c, int res)
 		return;
 	}
 	w->stats.bytes_out += (uint64_t)res;
-	c->out_sent += (uint32_t)res;
-	if (c->out_sent == c->out_len) {
+	if (c->tls) {
+		/* out was encrypted whole; the ciphertext goes first. */
+		c->cout_sent += (uint32_t)res;
+		if (c->out && c->out_sent == c->out_len)
+			out_release(w, c);
+		if (c->cout_sent < c->cout_len || tls_pending(c->tls)) {
+			conn_send(w, c);
+			return;
+		}
+		cout_release(w, c);
+	} else if ((c->out_sent += (uint32_t)res) == c->out_len) {
 		out_release(w, c);
 	} else {
 		/* Short send: nothing is in flight now, so the rest may move. */
@@ -559,6 +669,14 @@ static void worker_teardown(struct mock_worker *w)
 	pool_close(&w->out_pool);
 	pool_close(&w->in_pool);
 	pool_close(&w->large_pool);
+	pool_close(&w->cipher_pool);
+	if (w->tls_conns)
+		for (uint32_t i = 0; i < w->nr_conns; i++)
+			tls_conn_close(&w->tls_conns[i]);
+	free(w->tls_conns);
+	free(w->plain);
+	w->tls_conns = NULL;
+	w->plain = NULL;
 	timers_close(&w->timers);
 	free(w->conns);
 	free(w->pending);
@@ -610,6 +728,17 @@ static int worker_setup(struct mock_worker *w)
 	if (!ret)
 		ret = pool_init(&w->large_pool, cfg->large_bufs,
 				HTTP1_MAX_HEAD_BYTES + cfg->max_body_bytes + JSON_PADDING);
+	if (!ret && cfg->tls) {
+		w->tls_conns = calloc(w->nr_conns, sizeof(*w->tls_conns));
+		w->plain = malloc(TLS_RECORD_MAX + JSON_PADDING);
+		if (!w->tls_conns || !w->plain)
+			ret = -ENOMEM;
+		for (uint32_t i = 0; !ret && i < w->nr_conns; i++)
+			tls_conn_init(&w->tls_conns[i], cfg->tls);
+		if (!ret)
+			ret = pool_init(&w->cipher_pool, w->nr_conns,
+					cfg->out_cap_bytes + MOCK_TLS_SLACK);
+	}
 	if (!ret)
 		ret = setup_ring(w);
 	if (ret)
