@@ -3,7 +3,7 @@
 #
 #   bench/e2e.sh -u USERS [-T TTFT_MS] [-I ITL_MS] [-o TOKENS] [-t SECONDS]
 #                [-s SHARDS] [-m MOCK_THREADS] [-r SPAWN_RATE] [-k TOKENS_PER_CHUNK]
-#                [-b BATCH_US] [-P (no pinning)] [-z TOKENIZER]
+#                [-b BATCH_US] [-P (no pinning)] [-z TOKENIZER] [-L (HTTPS)]
 #
 # Two passes with the same load:
 #   1. plain: the generator's CPU per content chunk, users held, failures;
@@ -15,16 +15,18 @@
 # mock streams words that are one token of it); the row gains requests/s,
 # output tokens/s, requests timed per token / ok, ring drops and the
 # tokenizer threads' CPU seconds. Without -z the row has requests/s too.
+# -L: the same over HTTPS (brood-mock --tls-cert with a P-256 certificate
+# made here; brood verifies it with --cacert; TLS 1.3, keep-alive).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 users=1000 ttft=200 itl=250 tokens=64 secs=30 shards=0 mthreads=0 rate=0 tpc=1 batch=0 nopin=0
-tokenizer=
-while getopts "u:T:I:o:t:s:m:r:k:b:Pz:" opt; do
+tokenizer= tls=0
+while getopts "u:T:I:o:t:s:m:r:k:b:Pz:L" opt; do
 	case $opt in
 	u) users=$OPTARG ;; T) ttft=$OPTARG ;; I) itl=$OPTARG ;; o) tokens=$OPTARG ;;
 	t) secs=$OPTARG ;; s) shards=$OPTARG ;; m) mthreads=$OPTARG ;; r) rate=$OPTARG ;;
-	k) tpc=$OPTARG ;; b) batch=$OPTARG ;; P) nopin=1 ;; z) tokenizer=$OPTARG ;;
+	k) tpc=$OPTARG ;; b) batch=$OPTARG ;; P) nopin=1 ;; z) tokenizer=$OPTARG ;; L) tls=1 ;;
 	*) echo "usage: see the top of $0" >&2; exit 2 ;;
 	esac
 done
@@ -36,6 +38,21 @@ out=$(mktemp -d "${TMPDIR:-/tmp}/brood-bench-XXXXXX")
 mock=
 cleanup() { [ -n "$mock" ] && kill -TERM "$mock" 2>/dev/null && wait "$mock" 2>/dev/null; rm -rf "$out"; }
 trap cleanup EXIT
+
+scheme=http
+if [ "$tls" = 1 ]; then
+	scheme=https
+	(
+		cd "$out"
+		printf 'subjectAltName=IP:127.0.0.1,IP:127.0.0.2,DNS:localhost\n' >ext.cnf
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
+			-out ca.pem -days 2 -subj /CN=bench-ca
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key \
+			-out server.csr -subj /CN=localhost
+		openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+			-out server.pem -days 2 -extfile ext.cnf
+	) >"$out/openssl.log" 2>&1
+fi
 
 # One destination address has one ephemeral-port range (~28k ports): past
 # 25,000 users, listen on all loopback addresses and spread over two.
@@ -49,6 +66,7 @@ start_mock() {
 		--tokens-per-chunk "$tpc" --max-conns $(( users + 1000 )))
 	[ "$mthreads" != 0 ] && margs+=(--threads "$mthreads")
 	[ -n "$tokenizer" ] && margs+=(--tokenizer "$tokenizer")
+	[ "$tls" = 1 ] && margs+=(--tls-cert "$out/server.pem" --tls-key "$out/server.key")
 	"$bin/mock/brood-mock" "${margs[@]}" "${extra[@]}" >"$out/mock.out" 2>"$out/mock.err" &
 	mock=$!
 	for _ in $(seq 100); do
@@ -57,8 +75,8 @@ start_mock() {
 		sleep 0.1
 	done
 	[ -n "${port:-}" ] || { cat "$out/mock.err" >&2; exit 1; }
-	hosts=http://127.0.0.1:$port
-	[ "$listen" = 0.0.0.0 ] && hosts=$hosts,http://127.0.0.2:$port
+	hosts=$scheme://127.0.0.1:$port
+	[ "$listen" = 0.0.0.0 ] && hosts=$hosts,$scheme://127.0.0.2:$port
 	return 0
 }
 
@@ -74,6 +92,7 @@ run_brood() {
 	[ "$batch" != 0 ] && sargs+=(--batch-us "$batch")
 	[ "$nopin" != 0 ] && sargs+=(--no-pin)
 	[ -n "$tokenizer" ] && sargs+=(--tokenizer "$tokenizer")
+	[ "$tls" = 1 ] && sargs+=(--cacert "$out/ca.pem")
 	"$bin/brood/brood" run -H "$hosts" -m brood-mock --chat -u "$users" -r "$rate" \
 		-t "${secs}s" -p 128 -o "$tokens" -q "${sargs[@]}" "$@" >"$out/brood.out" 2>"$out/brood.err" ||
 		{ cat "$out/brood.err" >&2; exit 1; }

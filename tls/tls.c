@@ -160,7 +160,9 @@ int tls_ctx_server(struct tls_ctx **out, const struct tls_ctx_opts *o, char *err
 	 * a ticket key shared by every thread of the context. One ticket per
 	 * handshake: the client keeps one. */
 	SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_num_tickets(c, 1);
+	SSL_CTX_set_num_tickets(c, o->no_tickets ? 0 : 1);
+	if (o->no_tickets)
+		SSL_CTX_set_options(c, SSL_OP_NO_TICKET);
 	ctx = calloc(1, sizeof(*ctx));
 	if (!ctx) {
 		SSL_CTX_free(c);

@@ -42,6 +42,7 @@ struct tls_ctx_opts {
 	int version;	       /* 0: TLS 1.2 or 1.3; 12 or 13: only that one */
 	const char *cert_file; /* server: PEM certificate chain */
 	const char *key_file;  /* server: PEM private key */
+	bool no_tickets;       /* server: issue no session tickets, so nobody resumes */
 };
 
 /*

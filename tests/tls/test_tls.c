@@ -179,6 +179,33 @@ static void test_resumption(void **state)
 	}
 }
 
+/* A server that issues no tickets: every handshake is a full one. */
+static void test_no_tickets(void **state)
+{
+	(void)state;
+	for (int v = 12; v <= 13; v++) {
+		struct tls_ctx_opts co = { .ca_file = certs.ca, .version = v };
+		struct tls_ctx_opts so = { .cert_file = certs.cert, .key_file = certs.key,
+					   .version = v, .no_tickets = true };
+		struct pair p;
+		char err[256];
+
+		memset(&p, 0, sizeof(p));
+		assert_int_equal(tls_ctx_client(&p.cctx, &co, err, sizeof(err)), 0);
+		assert_int_equal(tls_ctx_server(&p.sctx, &so, err, sizeof(err)), 0);
+		tls_conn_init(&p.c, p.cctx);
+		tls_conn_init(&p.s, p.sctx);
+		for (int i = 0; i < 2; i++) {
+			assert_int_equal(handshake(&p, "127.0.0.1", 0), 0);
+			transfer(&p, &p.s, &p.c, 100, 0);
+			assert_false(tls_resumed(&p.c));
+			tls_conn_end(&p.c, true);
+			tls_conn_end(&p.s, true);
+		}
+		pair_close(&p);
+	}
+}
+
 static void test_close_mid_record(void **state)
 {
 	struct pair p;
@@ -296,6 +323,7 @@ int main(void)
 		cmocka_unit_test(test_handshake_versions),
 		cmocka_unit_test(test_handshake_byte_by_byte),
 		cmocka_unit_test(test_resumption),
+		cmocka_unit_test(test_no_tickets),
 		cmocka_unit_test(test_close_mid_record),
 		cmocka_unit_test(test_corrupt_record),
 		cmocka_unit_test(test_bad_certificates),

@@ -51,6 +51,7 @@ static const char usage[] =
     "  --sse-lf                end SSE events with \\n\\n as vLLM does (\\r\\n\\r\\n)\n"
     "  --tls-cert FILE         speak HTTPS with this PEM certificate chain (needs --tls-key)\n"
     "  --tls-key FILE          the certificate's PEM private key\n"
+    "  --tls-no-tickets        issue no session tickets: every handshake is a full one\n"
     "  --requests-per-conn N   close each connection after N answers, as servers with a\n"
     "                          keep-alive limit do (0: never)\n"
     "  --help                  this text\n";
@@ -72,6 +73,7 @@ enum {
 	OPT_TOKENIZER,
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
+	OPT_TLS_NO_TICKETS,
 	OPT_REQS_PER_CONN,
 	OPT_HELP,
 };
@@ -93,6 +95,7 @@ static const struct option options[] = {
 	{ "tokenizer", required_argument, NULL, OPT_TOKENIZER },
 	{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
 	{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
+	{ "tls-no-tickets", no_argument, NULL, OPT_TLS_NO_TICKETS },
 	{ "requests-per-conn", required_argument, NULL, OPT_REQS_PER_CONN },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -104,6 +107,7 @@ struct args {
 	const char *tokenizer; /* --tokenizer, or NULL */
 	const char *tls_cert;
 	const char *tls_key;
+	bool tls_no_tickets;
 };
 
 /* One clear line, then exit 2: the user's mistake, caught before serving. */
@@ -237,6 +241,9 @@ static void parse_args(int argc, char **argv, struct mock_config *cfg, struct ar
 		case OPT_TLS_KEY:
 			a->tls_key = optarg;
 			break;
+		case OPT_TLS_NO_TICKETS:
+			a->tls_no_tickets = true;
+			break;
 		case OPT_REQS_PER_CONN:
 			cfg->requests_per_conn =
 			    (uint32_t)parse_u64("--requests-per-conn", optarg, 0, UINT32_MAX);
@@ -259,7 +266,9 @@ static void parse_args(int argc, char **argv, struct mock_config *cfg, struct ar
 /* The server TLS context, shared by the workers. */
 static void setup_tls(struct mock_config *cfg, const struct args *a)
 {
-	struct tls_ctx_opts o = { .cert_file = a->tls_cert, .key_file = a->tls_key };
+	struct tls_ctx_opts o = { .cert_file = a->tls_cert,
+				  .key_file = a->tls_key,
+				  .no_tickets = a->tls_no_tickets };
 	char err[512];
 
 	if (!a->tls_cert)

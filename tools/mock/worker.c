@@ -382,7 +382,7 @@ rearm:
 /* TLS: ciphertext in; the handshake, then plaintext to http_input. */
 static void tls_input(struct mock_worker *w, struct mock_conn *c, const char *data, size_t len)
 {
-	ssize_t n;
+	ssize_t n = -EAGAIN;
 
 	if (tls_feed(c->tls, data, len) < 0)
 		goto fail;
