@@ -344,7 +344,13 @@ int tls_handshake(struct tls_conn *t)
 
 ssize_t tls_read(struct tls_conn *t, void *buf, size_t cap)
 {
-	int n = SSL_read(t->ssl, buf, cap > INT32_MAX ? INT32_MAX : (int)cap);
+	int n;
+
+	/* Nothing buffered: skip the SSL_read that would only say so (it
+	 * costs a record-layer pass and an error-queue lookup per recv). */
+	if (!BIO_ctrl_pending(t->in) && !SSL_has_pending(t->ssl))
+		return -EAGAIN;
+	n = SSL_read(t->ssl, buf, cap > INT32_MAX ? INT32_MAX : (int)cap);
 
 	if (n > 0)
 		return n;

@@ -430,7 +430,7 @@ static void summary(const struct mock_worker *workers, unsigned nr)
 		(unsigned long long)t.resets, (unsigned long long)t.conn_errors,
 		(unsigned long long)t.enobufs, (unsigned long long)t.enfile,
 		(unsigned long long)t.truth_dropped);
-	if (workers[0].cfg->tls)
+	if (nr && workers[0].cfg->tls)
 		fprintf(stderr,
 			"brood-mock: TLS: %llu handshakes (%llu resumed), %llu TLS errors\n",
 			(unsigned long long)t.tls_handshakes, (unsigned long long)t.tls_resumed,
@@ -571,5 +571,6 @@ err:
 	if (stop_fd >= 0)
 		close(stop_fd);
 	free(workers);
+	tls_ctx_free(cfg.tls);
 	return ret;
 }
