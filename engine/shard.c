@@ -825,6 +825,9 @@ static void conn_closed(struct shard *s, struct conn *c, int res)
 	c->flags &= ~(CF_CONNECTED | CF_RECV_ARMED);
 	if (c->state != CS_BUSY) {
 		conn_drop(s, c);
+		/* The send CQE it waited for is now stale: go on here. */
+		if (c->state == CS_WAITING)
+			user_next(s, c);
 		return;
 	}
 	if (tls_cut) {
