@@ -5,7 +5,9 @@
 #   bench/tls_cpu.sh [-u USERS] [-r SPAWN_RATE] [-a SECONDS] [-b SECONDS] [-I ITL_MS]
 #
 # For http and https alike, two runs of the same load that differ only in
-# length (-a and -b seconds): each run's CPU per chunk (brood's own CPU,
+# length (-a and -b seconds; http and https interleaved, so that the load of
+# whatever else shares the machine drifts alike): each run's CPU per chunk
+# (brood's own CPU,
 # getrusage, user + system, over content chunks) includes its start-up (a
 # connect per user, and for https a full TLS 1.3 handshake per user); the
 # difference between the two runs, (CPU_b - CPU_a) / (chunks_b - chunks_a),
@@ -15,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-users=10000 rate=1000 ta=40 tb=80 itl=250
+users=10000 rate=1000 ta=30 tb=120 itl=250
 while getopts "u:r:a:b:I:" opt; do
 	case $opt in
 	u) users=$OPTARG ;; r) rate=$OPTARG ;; a) ta=$OPTARG ;; b) tb=$OPTARG ;; I) itl=$OPTARG ;;
@@ -73,10 +75,16 @@ $(num "$j" requests_failed) $(pct ttft_ms) $(pct itl_ms)"
 
 echo "| scheme ($users users, -r $rate, 1 shard) | run s | ok | failed | chunks | CPU s | CPU ns/chunk (whole run) | TTFT / ITL p50 ms |"
 echo "|---|---|---|---|---|---|---|---|"
-declare -A steady
+declare -A steady resa resb
+for t in "$ta" "$tb"; do
+	for scheme in http https; do
+		r=$(run "$scheme" "$t")
+		if [ "$t" = "$ta" ]; then resa[$scheme]=$r; else resb[$scheme]=$r; fi
+	done
+done
 for scheme in http https; do
-	read -r ca na oka fa tta ita < <(run "$scheme" "$ta")
-	read -r cb nb okb fb ttb itb < <(run "$scheme" "$tb")
+	read -r ca na oka fa tta ita <<<"${resa[$scheme]}"
+	read -r cb nb okb fb ttb itb <<<"${resb[$scheme]}"
 	awk -v s="$scheme" -v t="$ta" -v c="$ca" -v n="$na" -v ok="$oka" -v f="$fa" -v tt="$tta" -v it="$ita" \
 		'BEGIN { printf "| %s | %d | %d | %d | %d | %.2f | %.0f | %.1f / %.1f |\n", s, t, ok, f, n, c, c / n * 1e9, tt, it }'
 	awk -v s="$scheme" -v t="$tb" -v c="$cb" -v n="$nb" -v ok="$okb" -v f="$fb" -v tt="$ttb" -v it="$itb" \
