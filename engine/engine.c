@@ -63,6 +63,8 @@ void engine_hists_list(struct engine_hists *h, struct hist *out[ENGINE_NR_HISTS]
 	out[4] = &h->ttfb;
 	out[5] = &h->connect;
 	out[6] = &h->tls_handshake;
+	out[7] = &h->queue;
+	out[8] = &h->warmup_e2e;
 }
 
 static void *shard_thread(void *arg)
@@ -141,6 +143,15 @@ static int check_config(const struct engine_config *cfg, unsigned nr_shards, cha
 	}
 	if (!cfg->nr_users) {
 		snprintf(err, err_len, "need at least one user");
+		return -EINVAL;
+	}
+	if (cfg->qps < 0 || (cfg->arrival == DIST_ARRIVAL_GAMMA && !(cfg->burstiness > 0))) {
+		snprintf(err, err_len,
+			 "the open-loop rate must be >= 0 and gamma's burstiness > 0");
+		return -EINVAL;
+	}
+	if (cfg->stages && !cfg->nr_stages) {
+		snprintf(err, err_len, "a load profile needs at least one stage");
 		return -EINVAL;
 	}
 	if (cfg->max_event_bytes < 256) {
@@ -417,8 +428,9 @@ int engine_run(const struct engine_config *cfg, struct engine_result *res,
 	}
 	cpu0 = rusage_seconds();
 	run.t0_ns = engine_now_ns() + 1000000; /* a common start, just ahead */
+	/* -t counts after the warm-up. */
 	if (cfg->run_time_ns)
-		run.t_end_ns = run.t0_ns + cfg->run_time_ns;
+		run.t_end_ns = run.t0_ns + cfg->warmup_ns + cfg->run_time_ns;
 	res->series.t0_ns = run.t0_ns;
 	release(&run, ret ? -1 : 1);
 
@@ -437,6 +449,7 @@ int engine_run(const struct engine_config *cfg, struct engine_result *res,
 			t_done_ns = shards[i].t_done_ns;
 	res->cpu_seconds = rusage_seconds() - cpu0;
 	res->elapsed_ns = t_done_ns > run.t0_ns ? t_done_ns - run.t0_ns : 0;
+	res->measured_ns = res->elapsed_ns > cfg->warmup_ns ? res->elapsed_ns - cfg->warmup_ns : 0;
 	res->nr_shards = n;
 	res->nr_users = cfg->nr_users;
 	res->interrupted = engine_stop_requested();

@@ -3,8 +3,10 @@
  * The streaming load engine: per-core shards, each a pinned thread with its
  * own io_uring, connections, buffers, timers and histograms. The caller
  * (tools/brood) resolves targets and builds the request bytes; the engine
- * drives users in a closed loop (send, read the whole response, send again)
- * and hands back merged results.
+ * drives users in a closed loop (send, read the whole response, send again,
+ * with optional think time or bursts) or requests in an open loop (sent at
+ * intended times from a schedule, whatever the server does), and hands back
+ * merged results.
  */
 #ifndef BROOD_ENGINE_ENGINE_H
 #define BROOD_ENGINE_ENGINE_H
@@ -14,13 +16,16 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "dist.h"
 #include "hist.h"
 #include "live.h"
+#include "schedule.h"
 #include "tok.h"
 
-#define ENGINE_MAX_TARGETS 64
-#define ENGINE_MAX_SHARDS  256
+#define ENGINE_MAX_TARGETS     64
+#define ENGINE_MAX_SHARDS      256
 #define ENGINE_MAX_TOK_THREADS 256
+#define ENGINE_TOKENS_SLOT     7 /* bytes of a max_tokens slot in a request: "1000000" */
 
 struct engine_target {
 	struct sockaddr_storage addr; /* resolved address */
@@ -29,6 +34,20 @@ struct engine_target {
 	size_t request_len;
 	bool tls;	  /* https: a TLS handshake after connect, every byte encrypted */
 	const char *host; /* tls: SNI and the name (or address) the certificate must match */
+	/* Where each request writes its own max_tokens (ENGINE_TOKENS_SLOT bytes,
+	 * right-aligned, space-padded: JSON allows the spaces), when max_tokens
+	 * varies; the bytes there are sent as they are otherwise. */
+	uint32_t slot_off[2];
+	unsigned nr_slots; /* 0..2 */
+};
+
+/* Per-request bounds; 0 = no bound. Latencies are measured as the report's. */
+struct engine_slo {
+	uint64_t ttft_ns;
+	uint64_t itl_ns;     /* the request's mean gap between content chunks */
+	uint64_t itl_max_ns; /* the request's largest gap */
+	uint64_t tpot_ns;    /* (e2e - ttft) / (tokens - 1) */
+	uint64_t e2e_ns;
 };
 
 /*
@@ -69,6 +88,25 @@ struct engine_config {
 	uint32_t tok_ring_bytes;		  /* per shard and tokenizer thread; 0 = default */
 	const char *tok_trace_path;		  /* per-token receive times as JSON lines, or NULL */
 	struct tls_ctx *tls_ctx;   /* client context for tls targets; caller owns, outlives the run */
+
+	/* Load model. Closed loop (qps == 0): nr_users users; with a profile,
+	 * user u runs while its level is >= u + 1. Open loop (qps > 0):
+	 * requests arrive at intended times, the profile's level (or qps) per
+	 * second; nr_users connections carry them. */
+	double qps;			  /* open loop when > 0 */
+	enum dist_arrival arrival;	  /* open loop inter-arrival process */
+	double burstiness;		  /* gamma shape (vLLM's burstiness); 1 = Poisson */
+	uint32_t queue_cap;		  /* due requests that may wait for a connection */
+	const struct sched_stage *stages; /* load profile, or NULL: flat at nr_users/qps */
+	unsigned nr_stages;
+	uint64_t wait_ns;	       /* closed loop: think time between requests */
+	uint64_t burst_ns;	       /* closed loop: users fire together every burst_ns */
+	uint64_t warmup_ns;	       /* requests starting this early are kept apart */
+	uint64_t seed;		       /* every random choice of the run */
+	struct dist_tokens max_tokens; /* per-request max_tokens (targets with slots) */
+	uint32_t asked_tokens;	       /* max_tokens when constant, for short-output counts */
+	struct engine_slo slo;
+	bool has_slo;
 };
 
 /* Error classes of failed requests. */
@@ -113,6 +151,15 @@ struct engine_counters {
 	uint64_t tok_overflow;	 /* requests whose text outgrew tok_max_text */
 	uint64_t tls_handshakes; /* TLS handshakes completed */
 	uint64_t tls_resumed;	 /* of which resumed a session */
+
+	/* Load model */
+	uint64_t late_requests;	   /* open loop: due with no free connection, so queued */
+	uint64_t dropped_requests; /* open loop: due but never sent (queue full, or run over) */
+	uint64_t warmup_ok;	   /* requests started in the warm-up: kept out of the rest */
+	uint64_t warmup_failed;
+	uint64_t slo_ok;	/* ok requests that met every --slo bound */
+	uint64_t tokens_asked;	/* sum of max_tokens of ok requests */
+	uint64_t short_outputs; /* ok requests with a usage count below their max_tokens */
 };
 
 struct engine_hists {
@@ -123,12 +170,17 @@ struct engine_hists {
 	struct hist ttfb;    /* send -> first response byte */
 	struct hist connect; /* connect submitted -> connected */
 	struct hist tls_handshake; /* connected -> TLS handshake done (https) */
+
+	struct hist queue;	/* open loop: intended send time -> send */
+	struct hist warmup_e2e; /* e2e of ok requests started in the warm-up */
 };
 
-#define ENGINE_NR_HISTS 7
+#define ENGINE_NR_HISTS 9
 
 /* The histograms of h in a fixed order (ttft, itl, tpot, e2e, ttfb,
- * connect, tls_handshake), for code that treats them alike. */
+ * connect, tls_handshake, queue, warmup_e2e), for code that treats them
+ * alike. Latencies start at the request's send in a closed loop and at its
+ * intended send time in an open loop. */
 void engine_hists_list(struct engine_hists *h, struct hist *out[ENGINE_NR_HISTS]);
 
 /* What the tokenizer threads measured; all zero without a tokenizer. */
@@ -187,6 +239,7 @@ struct engine_result {
 	struct engine_counters c;
 	struct engine_hists h;
 	uint64_t elapsed_ns;	  /* from the first user's start to the end */
+	uint64_t measured_ns;	  /* elapsed_ns after the warm-up: the rates' window */
 	double cpu_seconds;	  /* process CPU (user + system) during the run */
 	double shard_cpu_seconds; /* the shard threads' CPU alone */
 	unsigned nr_shards;
@@ -225,6 +278,9 @@ int engine_run(const struct engine_config *cfg, struct engine_result *res,
 
 /* Async-signal-safe: asks a running engine_run to stop; results are kept. */
 void engine_stop(void);
+
+/* Whether engine_stop was called (a later run would stop at once). */
+bool engine_stop_requested(void);
 
 void engine_result_close(struct engine_result *res);
 

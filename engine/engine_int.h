@@ -12,6 +12,7 @@
 
 #include "engine.h"
 #include "http1.h"
+#include "schedule.h"
 #include "sse.h"
 #include "tokpipe.h"
 
@@ -36,14 +37,23 @@ struct list {
 	struct list *prev, *next;
 };
 
+/* A request whose max_tokens varies goes out by sendmsg: the shared bytes
+ * around this connection's own digits. The kernel owns it while a send is
+ * in flight (one at a time per connection). */
+struct conn_msg {
+	struct msghdr mh;
+	struct iovec iov[5]; /* request, digits, request, digits, request */
+	char digits[ENGINE_TOKENS_SLOT];
+};
+
 struct conn {
-	struct list link;	  /* in the shard's deadline or backoff list */
+	struct list link;	  /* in the shard's deadline, backoff, idle or parked list */
 	uint64_t t_start_ns;	  /* request began (deadline base) */
 	uint64_t t_send_ns;	  /* request sent; 0 while connecting */
 	uint64_t t_first_byte_ns; /* 0 until the first response byte */
 	uint64_t t_first_token_ns;
 	uint64_t t_last_chunk_ns;
-	uint64_t t_wake_ns;	   /* backoff: when to try again */
+	uint64_t t_wake_ns;	   /* backoff, think, burst or parked: when to go on */
 	uint64_t body_left;	   /* bytes; FRAMING_LENGTH bodies */
 	uint64_t usage_completion; /* usage.completion_tokens when seen */
 	uint64_t usage_prompt;
@@ -72,6 +82,12 @@ struct conn {
 	uint8_t err;	     /* enum engine_err + 1; 0 = none yet */
 	uint16_t flags;	     /* CF_* */
 	char request_id[30]; /* x-request-id, for traces */
+
+	/* Load model */
+	uint64_t t_intended_ns; /* open loop: the schedule's send time (latency base); 0 closed */
+	uint64_t itl_max_ns;	/* largest gap between content chunks */
+	struct conn_msg *msg;	/* NULL unless max_tokens varies */
+	uint32_t max_tokens;	/* asked of this request */
 };
 
 struct shard {
@@ -108,6 +124,21 @@ struct shard {
 
 	struct list deadlines; /* conns with a request or connect in flight, oldest first */
 	struct list backoff;   /* conns waiting to reconnect, earliest first */
+
+	/* Load model */
+	struct list idle;	 /* closed loop: in think time or before a burst, earliest first */
+	struct list parked;	 /* closed loop: users the profile has no room for now */
+	uint64_t parked_wake_ns; /* earliest t_wake_ns in parked; UINT64_MAX when none */
+	struct sched_profile prof; /* nr 0: none */
+	struct sched_stage flat;   /* open loop without stages: qps forever */
+	bool open_loop;
+	struct sched_arrivals arr; /* open loop: intended times, relative to t0 */
+	struct sched_queue dueq;   /* open loop: due requests waiting for a connection */
+	uint32_t *free_conns; /* open loop: idle connections, a stack (warm ones reused first) */
+	uint32_t nr_free;
+	struct dist_rng rng;	/* max_tokens draws */
+	struct conn_msg *msgs;	/* one per conn when targets have token slots */
+	uint64_t t_warm_end_ns; /* requests starting before this are warm-up */
 	uint64_t now_ns;
 	bool stopping;
 	struct spsc *tok_rings; /* [nr_tok] rings to the tokenizer threads, or NULL */
@@ -155,6 +186,10 @@ int stls_setup(struct shard *s);
 void stls_close(struct shard *s);
 int stls_start(struct shard *s, struct conn *c);
 int stls_handshake(struct shard *s, struct conn *c);
+/* shard.c: the request's next contiguous plaintext from c->sent (the
+ * shared bytes, or the connection's max_tokens digits). */
+void conn_request_piece(const struct engine_target *t, const struct conn *c, const char **p,
+			size_t *len);
 ssize_t stls_fill(struct shard *s, struct conn *c);
 void stls_end(struct conn *c, bool clean);
 

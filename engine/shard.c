@@ -6,9 +6,14 @@
  * shard_main does not allocate.
  *
  * A user is a closed loop: send the request, read the whole response, send
- * again. Its socket is a direct descriptor in slot conns[i].idx of the
- * ring's sparse file table, so a shard holds as many connections as its
- * table, not as RLIMIT_NOFILE allows the process.
+ * again (after think time, or at the next burst, when asked). In an open
+ * loop the connections are a pool instead: requests arrive at the
+ * schedule's intended times (schedule.c), take an idle connection or wait in a
+ * bounded queue, and their latencies start at the intended time, so a
+ * stalled server shows in every request that was due during the stall
+ * (wrk2's answer to coordinated omission). Its socket is a direct descriptor in slot conns[i].idx
+ * of the ring's sparse file table, so a shard holds as many connections as its table, not as
+ * RLIMIT_NOFILE allows the process.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -43,6 +48,9 @@ enum conn_state {
 	CS_WAITING, /* response done, waiting for the send CQE before the next */
 	CS_BACKOFF, /* connect failed; retry at t_wake_ns */
 	CS_RETIRED,
+	CS_RESTING, /* closed loop: think time or waiting for the burst, until t_wake_ns */
+	CS_PARKED,  /* closed loop: the profile has no room for this user now */
+	CS_IDLE,    /* open loop: in the free stack */
 };
 
 enum resp_state {
@@ -62,6 +70,7 @@ enum {
 	CF_HAS_USAGE = 1 << 7,
 	CF_OVERFLOW = 1 << 8, /* a non-SSE body outgrew the spill buffer */
 	CF_TLS_HS = 1 << 9,   /* connected; the TLS handshake is under way */
+	CF_WARMUP = 1 << 10,  /* started in the warm-up: kept out of the statistics */
 };
 
 #define BGID		0
@@ -331,6 +340,61 @@ static void conn_open(struct shard *s, struct conn *c)
 }
 
 static void tls_fail(struct shard *s, struct conn *c, const char *what);
+/* The request's bytes from c->sent on, as iovecs around the conn's digits. */
+static void conn_sendmsg(struct io_uring_sqe *sqe, const struct engine_target *t, struct conn *c)
+{
+	struct conn_msg *m = c->msg;
+	size_t pos = 0, skip = c->sent;
+	unsigned n = 0;
+
+	for (unsigned i = 0; i <= t->nr_slots; i++) {
+		size_t end = i < t->nr_slots ? t->slot_off[i] : t->request_len;
+		const char *part[2] = { t->request + pos, m->digits };
+		size_t len[2] = { end - pos, i < t->nr_slots ? ENGINE_TOKENS_SLOT : 0 };
+
+		for (int j = 0; j < 2; j++) {
+			if (skip >= len[j]) {
+				skip -= len[j];
+				continue;
+			}
+			m->iov[n].iov_base = (void *)(part[j] + skip);
+			m->iov[n++].iov_len = len[j] - skip;
+			skip = 0;
+		}
+		pos = end + ENGINE_TOKENS_SLOT;
+	}
+	memset(&m->mh, 0, sizeof(m->mh));
+	m->mh.msg_iov = m->iov;
+	m->mh.msg_iovlen = n;
+	io_uring_prep_sendmsg(sqe, (int)c->idx, &m->mh, MSG_NOSIGNAL);
+}
+
+/* The request's next contiguous plaintext from c->sent: the shared bytes,
+ * or this connection's max_tokens digits in a slot (for TLS records). */
+void conn_request_piece(const struct engine_target *t, const struct conn *c, const char **p,
+			size_t *len)
+{
+	size_t at = c->sent;
+
+	if (c->msg) {
+		for (unsigned i = 0; i < t->nr_slots; i++) {
+			size_t off = t->slot_off[i];
+
+			if (at < off) {
+				*p = t->request + at;
+				*len = off - at;
+				return;
+			}
+			if (at < off + ENGINE_TOKENS_SLOT) {
+				*p = c->msg->digits + (at - off);
+				*len = off + ENGINE_TOKENS_SLOT - at;
+				return;
+			}
+		}
+	}
+	*p = t->request + at;
+	*len = t->request_len - at;
+}
 
 static void conn_send(struct shard *s, struct conn *c)
 {
@@ -351,6 +415,14 @@ static void conn_send(struct shard *s, struct conn *c)
 		len = (size_t)n;
 	}
 	sqe = get_sqe(s);
+	if (!c->tls && c->msg && t->nr_slots) {
+		conn_sendmsg(sqe, t, c);
+		sqe->flags |= IOSQE_FIXED_FILE;
+		io_uring_sqe_set_data64(sqe, ud_pack(OP_SEND, c));
+		c->flags |= CF_SEND_INFLIGHT;
+		return;
+	}
+
 	/* One send of the whole request: nothing of ours is unacknowledged
 	 * when it goes, so Nagle does not hold it back. */
 	io_uring_prep_send(sqe, (int)c->idx, p, len, MSG_NOSIGNAL);
@@ -375,9 +447,49 @@ static void user_retire(struct shard *s, struct conn *c)
 	s->live--;
 }
 
-static void request_begin(struct shard *s, struct conn *c)
+/* Latencies start here: the intended send time in an open loop, else the send. */
+static uint64_t lat_base(const struct conn *c)
 {
+	return c->t_intended_ns ? c->t_intended_ns : c->t_send_ns;
+}
+
+static bool measured(const struct conn *c)
+{
+	return !(c->flags & CF_WARMUP);
+}
+
+/* The right-aligned, space-padded digits of v in a slot. */
+static void put_digits(char *slot, uint32_t v)
+{
+	for (int i = ENGINE_TOKENS_SLOT - 1; i >= 0; i--) {
+		slot[i] = v || i == ENGINE_TOKENS_SLOT - 1 ? (char)('0' + v % 10) : ' ';
+		v /= 10;
+	}
+}
+
+/* Records the open-loop queueing delay once the request is sent. */
+static void note_send(struct shard *s, struct conn *c)
+{
+	c->t_send_ns = s->now_ns;
+	if (c->t_intended_ns && measured(c))
+		hist_record(&s->h.queue, s->now_ns - c->t_intended_ns);
+}
+
+/* t_intended_ns: the schedule's send time (open loop), or 0. */
+static void request_begin(struct shard *s, struct conn *c, uint64_t t_intended_ns)
+{
+	uint64_t base = t_intended_ns ? t_intended_ns : s->now_ns;
+
 	c->flags &= CF_CONNECTING | CF_CONNECTED | CF_SLOT_USED | CF_RECV_ARMED;
+	if (base < s->t_warm_end_ns)
+		c->flags |= CF_WARMUP;
+	c->t_intended_ns = t_intended_ns;
+	c->itl_max_ns = 0;
+	c->max_tokens = s->cfg->asked_tokens;
+	if (c->msg) {
+		c->max_tokens = dist_tokens_sample(&s->cfg->max_tokens, &s->rng);
+		put_digits(c->msg->digits, c->max_tokens);
+	}
 	c->state = CS_BUSY;
 	c->rstate = RS_HEAD;
 	c->sent = 0;
@@ -397,21 +509,135 @@ static void request_begin(struct shard *s, struct conn *c)
 	CTR_ADD(s, requests_started, 1);
 
 	if (c->flags & CF_CONNECTED) {
-		c->t_send_ns = s->now_ns;
+		note_send(s, c);
 		conn_send(s, c);
 	} else {
 		conn_open(s, c);
 	}
 }
 
-/* The user is ready for its next request. */
-static void user_next(struct shard *s, struct conn *c)
+/* ---- open loop ---- */
+
+/* With no arrivals left and nothing queued or in flight, the shard is done. */
+static void ol_maybe_done(struct shard *s)
 {
-	if (s->stopping || !take_budget(s)) {
+	if (s->arr.next_ns != SCHED_FOREVER || s->dueq.len || s->nr_free < s->live)
+		return;
+	while (s->nr_free)
+		user_retire(s, &s->conns[s->free_conns[--s->nr_free]]);
+}
+
+/* The connection may carry another request: the oldest due one, if any. */
+static void conn_free(struct shard *s, struct conn *c)
+{
+	uint64_t t;
+
+	if (s->stopping) {
 		user_retire(s, c);
 		return;
 	}
-	request_begin(s, c);
+	if (sched_queue_pop(&s->dueq, &t)) {
+		request_begin(s, c, t);
+		return;
+	}
+	c->state = CS_IDLE;
+	s->free_conns[s->nr_free++] = c->idx;
+	ol_maybe_done(s);
+}
+
+/* Starts every request whose intended time has come, on an idle
+ * connection, else queues it (late) or drops it (queue full). */
+static void ol_arrivals(struct shard *s)
+{
+	while (!s->stopping && s->arr.next_ns != SCHED_FOREVER &&
+	       s->run->t0_ns + s->arr.next_ns <= s->now_ns) {
+		uint64_t t = s->run->t0_ns + s->arr.next_ns;
+		bool warm = t < s->t_warm_end_ns;
+
+		if (!take_budget(s)) {
+			s->arr.next_ns = SCHED_FOREVER;
+			break;
+		}
+		sched_arrivals_advance(&s->arr);
+		if (s->nr_free) {
+			request_begin(s, &s->conns[s->free_conns[--s->nr_free]], t);
+		} else if (sched_queue_push(&s->dueq, t)) {
+			if (!warm)
+				CTR_ADD(s, late_requests, 1);
+		} else if (!warm) {
+			CTR_ADD(s, dropped_requests, 1);
+		}
+	}
+	ol_maybe_done(s);
+}
+
+static void ol_start(struct shard *s)
+{
+	const struct engine_config *cfg = s->cfg;
+
+	sched_arrivals_init(&s->arr, &s->prof, cfg->arrival, cfg->burstiness, cfg->seed, s->id,
+			    s->run->nr_shards);
+	for (uint32_t i = s->nr_conns; i-- > 0;) {
+		s->conns[i].state = CS_IDLE;
+		s->free_conns[s->nr_free++] = i;
+	}
+	s->live = s->nr_conns;
+	s->next_spawn = s->nr_conns;
+	CTR_ADD(s, users_spawned, s->nr_conns);
+}
+
+/* ---- closed loop ---- */
+
+/* The user is ready for its next request. */
+static void user_next(struct shard *s, struct conn *c)
+{
+	if (s->open_loop) {
+		conn_free(s, c);
+		return;
+	}
+	if (s->stopping) {
+		user_retire(s, c);
+		return;
+	}
+	if (s->prof.nr &&
+	    sched_level_at(&s->prof, s->now_ns - s->run->t0_ns) < (double)c->user + 1 - 1e-9) {
+		uint64_t t = sched_reach(&s->prof, s->now_ns - s->run->t0_ns, (double)c->user + 1);
+
+		/* The profile has no room for this user now: park until it has. */
+		c->state = CS_PARKED;
+		c->t_wake_ns = t == SCHED_FOREVER ? UINT64_MAX : s->run->t0_ns + t;
+		if (c->t_wake_ns < s->parked_wake_ns)
+			s->parked_wake_ns = c->t_wake_ns;
+		list_add_tail(&s->parked, &c->link);
+		return;
+	}
+	if (!take_budget(s)) {
+		user_retire(s, c);
+		return;
+	}
+	request_begin(s, c, 0);
+}
+
+/* After a response: think time (--wait), then the next burst (--burst). */
+static void user_rest(struct shard *s, struct conn *c)
+{
+	const struct engine_config *cfg = s->cfg;
+	uint64_t wake;
+
+	if (s->open_loop || (!cfg->wait_ns && !cfg->burst_ns)) {
+		user_next(s, c);
+		return;
+	}
+	wake = s->now_ns + cfg->wait_ns;
+	if (cfg->burst_ns) {
+		uint64_t rel = wake - s->run->t0_ns;
+
+		wake = s->run->t0_ns + (rel + cfg->burst_ns - 1) / cfg->burst_ns * cfg->burst_ns;
+	}
+	/* wake grows with now_ns, so appending keeps the list sorted. */
+	c->state = CS_RESTING;
+	c->t_wake_ns = wake;
+	list_add_tail(&s->idle, &c->link);
 }
 
 static void user_spawn(struct shard *s, struct conn *c)
@@ -456,8 +682,10 @@ static void trace_request(struct shard *s, struct conn *c, uint64_t tokens)
 	p = s->trace_buf[a] + s->trace_len[a];
 	n = sprintf(p,
 		    "{\"shard\":%u,\"user\":%u,\"request_id\":\"%s\",\"t_start_ns\":%" PRIu64
-		    ",\"t_send_ns\":%" PRIu64 ",\"status\":%u,\"ok\":%s,\"error\":",
-		    s->id, c->user, c->request_id, c->t_start_ns, c->t_send_ns, c->status,
+		    ",\"t_send_ns\":%" PRIu64 ",\"t_intended_ns\":%" PRIu64
+		    ",\"warmup\":%s,\"max_tokens\":%u,\"status\":%u,\"ok\":%s,\"error\":",
+		    s->id, c->user, c->request_id, c->t_start_ns, c->t_send_ns, c->t_intended_ns,
+		    measured(c) ? "false" : "true", c->max_tokens, c->status,
 		    c->err ? "false" : "true");
 	if (c->err)
 		n += sprintf(p + n, "\"%s\"", engine_err_name((enum engine_err)(c->err - 1)));
@@ -466,9 +694,9 @@ static void trace_request(struct shard *s, struct conn *c, uint64_t tokens)
 	n += sprintf(p + n,
 		     ",\"ttfb_ns\":%" PRIu64 ",\"ttft_ns\":%" PRIu64 ",\"e2e_ns\":%" PRIu64
 		     ",\"events\":%u,\"chunks\":%u,\"output_tokens\":%" PRIu64 ",\"usage\":%s",
-		     c->t_first_byte_ns ? c->t_first_byte_ns - c->t_send_ns : 0,
-		     c->t_first_token_ns ? c->t_first_token_ns - c->t_send_ns : 0,
-		     c->t_send_ns ? s->now_ns - c->t_send_ns : 0, c->events, c->chunks, tokens,
+		     c->t_first_byte_ns ? c->t_first_byte_ns - lat_base(c) : 0,
+		     c->t_first_token_ns ? c->t_first_token_ns - lat_base(c) : 0,
+		     lat_base(c) ? s->now_ns - lat_base(c) : 0, c->events, c->chunks, tokens,
 		     (c->flags & CF_HAS_USAGE) ? "true" : "false");
 	if (s->cfg->trace_chunks) {
 		n += sprintf(p + n, ",\"event_ns\":[");
@@ -499,10 +727,16 @@ static void on_json(struct shard *s, struct conn *c, const char *data, size_t le
 		set_err(s, c, ENGINE_ERR_SERVER, "error object: %.*s", (int)je.error_message_len,
 			je.error_message ? je.error_message : "");
 	if (je.delta == JSON_DELTA_CONTENT) {
-		if (!c->t_first_token_ns)
+		if (!c->t_first_token_ns) {
 			c->t_first_token_ns = s->now_ns;
-		else
-			HIST_LIVE(s, itl, LIVE_ITL, s->now_ns - c->t_last_chunk_ns);
+		} else {
+			uint64_t gap_ns = s->now_ns - c->t_last_chunk_ns;
+
+			if (measured(c))
+				HIST_LIVE(s, itl, LIVE_ITL, gap_ns);
+			if (gap_ns > c->itl_max_ns)
+				c->itl_max_ns = gap_ns;
+		}
 		c->t_last_chunk_ns = s->now_ns;
 		c->chunks++;
 		tokpipe_data(s, c, je.text, je.text_len);
@@ -542,18 +776,56 @@ static uint64_t input_tokens_of(const struct shard *s, const struct conn *c)
 	return c->usage_prompt ? c->usage_prompt : s->cfg->input_tokens;
 }
 
+/*
+ * Whether the request met every --slo bound. A bound on a figure the
+ * request lacks fails it (ttft without streaming), except the ITL bounds,
+ * which a request of fewer than two chunks meets (it has no gaps).
+ */
+static bool slo_met(const struct shard *s, const struct conn *c, uint64_t e2e_ns, uint64_t ttft_ns,
+		    uint64_t tokens)
+{
+	const struct engine_slo *b = &s->cfg->slo;
+
+	if (b->e2e_ns && e2e_ns > b->e2e_ns)
+		return false;
+	if (b->ttft_ns && (!ttft_ns || ttft_ns > b->ttft_ns))
+		return false;
+	if (b->tpot_ns &&
+	    (!ttft_ns || (tokens > 1 && (e2e_ns - ttft_ns) / (tokens - 1) > b->tpot_ns)))
+		return false;
+	if (c->chunks > 1) {
+		uint64_t mean_ns = (c->t_last_chunk_ns - c->t_first_token_ns) / (c->chunks - 1);
+
+		if (b->itl_ns && mean_ns > b->itl_ns)
+			return false;
+		if (b->itl_max_ns && c->itl_max_ns > b->itl_max_ns)
+			return false;
+	}
+	return true;
+}
+
 static void record_ok(struct shard *s, struct conn *c, uint64_t tokens)
 {
-	uint64_t e2e_ns = s->now_ns - c->t_send_ns;
+	uint64_t e2e_ns = s->now_ns - lat_base(c);
+	uint64_t ttft_ns = 0;
 
+	if (!measured(c)) {
+		CTR_ADD(s, warmup_ok, 1);
+		hist_record(&s->h.warmup_e2e, e2e_ns);
+		return;
+	}
 	HIST_LIVE(s, e2e, LIVE_E2E, e2e_ns);
 	if ((c->flags & CF_SSE) && c->t_first_token_ns) {
-		uint64_t ttft_ns = c->t_first_token_ns - c->t_send_ns;
-
+		ttft_ns = c->t_first_token_ns - lat_base(c);
 		HIST_LIVE(s, ttft, LIVE_TTFT, ttft_ns);
 		if (tokens > 1)
 			hist_record(&s->h.tpot, (e2e_ns - ttft_ns) / (tokens - 1));
 	}
+	if (s->cfg->has_slo && slo_met(s, c, e2e_ns, ttft_ns, tokens))
+		CTR_ADD(s, slo_ok, 1);
+	CTR_ADD(s, tokens_asked, c->max_tokens);
+	if ((c->flags & CF_HAS_USAGE) && c->usage_completion < c->max_tokens)
+		CTR_ADD(s, short_outputs, 1);
 	CTR_ADD(s, requests_ok, 1);
 	CTR_ADD(s, output_tokens, tokens);
 	CTR_ADD(s, input_tokens, input_tokens_of(s, c));
@@ -563,6 +835,10 @@ static void record_ok(struct shard *s, struct conn *c, uint64_t tokens)
 
 static void record_failed(struct shard *s, struct conn *c)
 {
+	if (!measured(c)) {
+		CTR_ADD(s, warmup_failed, 1);
+		return;
+	}
 	CTR_ADD(s, requests_failed, 1);
 	CTR_ADD(s, errors[c->err - 1], 1);
 }
@@ -606,7 +882,7 @@ static void request_end(struct shard *s, struct conn *c, bool keep)
 		c->state = CS_WAITING;
 		return;
 	}
-	user_next(s, c);
+	user_rest(s, c);
 }
 
 static void request_fail(struct shard *s, struct conn *c, enum engine_err e, const char *what,
@@ -788,12 +1064,13 @@ static void conn_input(struct shard *s, struct conn *c, const char *p, size_t le
 		/* Bytes nobody asked for: the connection is out of step. */
 		conn_drop(s, c);
 		if (c->state == CS_WAITING)
-			user_next(s, c);
+			user_rest(s, c);
 		return;
 	}
 	if (!c->t_first_byte_ns) {
 		c->t_first_byte_ns = s->now_ns;
-		hist_record(&s->h.ttfb, s->now_ns - c->t_send_ns);
+		if (measured(c))
+			hist_record(&s->h.ttfb, s->now_ns - lat_base(c));
 	}
 	while (len && c->rstate != RS_DONE) {
 		ssize_t n =
@@ -900,7 +1177,7 @@ static void tls_input(struct shard *s, struct conn *c, const char *p, size_t len
 		}
 		/* The request's clock starts now: TTFT holds no handshake. */
 		c->flags &= ~CF_TLS_HS;
-		c->t_send_ns = s->now_ns;
+		note_send(s, c);
 		conn_send(s, c);
 		if (c->gen != gen)
 			return;
@@ -992,7 +1269,7 @@ static void on_connect(struct shard *s, struct conn *c, int res)
 			conn_send(s, c);
 		return;
 	}
-	c->t_send_ns = s->now_ns;
+	note_send(s, c);
 	conn_send(s, c);
 }
 
@@ -1007,7 +1284,7 @@ static void on_send(struct shard *s, struct conn *c, int res)
 		} else {
 			/* The response was complete: keep its result. */
 			conn_drop(s, c);
-			user_next(s, c);
+			user_rest(s, c);
 		}
 		return;
 	}
@@ -1029,7 +1306,7 @@ static void on_send(struct shard *s, struct conn *c, int res)
 		return;
 	}
 	if (c->state == CS_WAITING)
-		user_next(s, c);
+		user_rest(s, c);
 }
 
 static void handle_cqe(struct shard *s, struct io_uring_cqe *cqe)
@@ -1076,11 +1353,43 @@ static void handle_cqe(struct shard *s, struct io_uring_cqe *cqe)
 
 /* ---- timers ---- */
 
+/* When the user starts: its turn at the spawn rate, once the profile has
+ * room for it (UINT64_MAX: never). */
 static uint64_t spawn_time(const struct shard *s, const struct conn *c)
 {
-	if (s->cfg->spawn_rate <= 0)
-		return s->run->t0_ns;
-	return s->run->t0_ns + (uint64_t)((double)c->user * 1e9 / s->cfg->spawn_rate);
+	uint64_t t = s->run->t0_ns;
+
+	if (s->cfg->spawn_rate > 0)
+		t += (uint64_t)((double)c->user * 1e9 / s->cfg->spawn_rate);
+	if (s->prof.nr) {
+		uint64_t r = sched_reach(&s->prof, t - s->run->t0_ns, (double)c->user + 1);
+
+		if (r == SCHED_FOREVER)
+			return UINT64_MAX;
+		t = s->run->t0_ns + r;
+	}
+	return t;
+}
+
+/* Wakes parked users the profile has room for again. */
+static void unpark(struct shard *s)
+{
+	struct list *l = s->parked.next;
+
+	if (s->parked_wake_ns > s->now_ns)
+		return;
+	s->parked_wake_ns = UINT64_MAX;
+	while (l != &s->parked) {
+		struct conn *c = (struct conn *)((char *)l - offsetof(struct conn, link));
+
+		l = l->next;
+		if (c->t_wake_ns <= s->now_ns) {
+			list_del(&c->link);
+			user_next(s, c);
+		} else if (c->t_wake_ns < s->parked_wake_ns) {
+			s->parked_wake_ns = c->t_wake_ns;
+		}
+	}
 }
 
 static void run_timers(struct shard *s)
@@ -1106,6 +1415,17 @@ static void run_timers(struct shard *s)
 		list_del(&c->link);
 		user_next(s, c);
 	}
+	while (!list_empty(&s->idle)) {
+		struct conn *c = list_first_conn(&s->idle);
+
+		if (c->t_wake_ns > s->now_ns)
+			break;
+		list_del(&c->link);
+		user_next(s, c);
+	}
+	unpark(s);
+	if (s->open_loop)
+		ol_arrivals(s);
 	while (s->next_spawn < s->nr_conns && !s->stopping) {
 		struct conn *c = &s->conns[s->next_spawn];
 
@@ -1130,6 +1450,16 @@ static uint64_t next_wake(const struct shard *s)
 		uint64_t t = list_first_conn(&s->backoff)->t_wake_ns;
 		wake = t < wake ? t : wake;
 	}
+	if (!list_empty(&s->idle)) {
+		uint64_t t = list_first_conn(&s->idle)->t_wake_ns;
+		wake = t < wake ? t : wake;
+	}
+	if (s->parked_wake_ns < wake)
+		wake = s->parked_wake_ns;
+	/* The schedule's next send: the ring's timeout wakes the shard for it. */
+	if (s->open_loop && s->arr.next_ns != SCHED_FOREVER &&
+	    s->run->t0_ns + s->arr.next_ns < wake)
+		wake = s->run->t0_ns + s->arr.next_ns;
 	if (s->next_spawn < s->nr_conns) {
 		uint64_t t = spawn_time(s, &s->conns[s->next_spawn]);
 		wake = t < wake ? t : wake;
@@ -1149,10 +1479,15 @@ static void shard_stop(struct shard *s)
 		if (c->state == CS_BUSY)
 			CTR_ADD(s, requests_cancelled, 1);
 		/* No cancels: the ring's exit closes every socket at once. */
-		if (c->state == CS_BUSY || c->state == CS_WAITING || c->state == CS_BACKOFF)
+		if (c->state == CS_BUSY || c->state == CS_WAITING || c->state == CS_BACKOFF ||
+		    c->state == CS_RESTING || c->state == CS_PARKED || c->state == CS_IDLE)
 			user_retire(s, c);
 	}
 	s->next_spawn = s->nr_conns;
+	s->nr_free = 0;
+	/* Due but never sent: dropped. */
+	CTR_ADD(s, dropped_requests, s->dueq.len);
+	s->dueq.len = 0;
 }
 
 static void trace_drain(struct shard *s)
@@ -1227,6 +1562,9 @@ int shard_main(struct shard *s)
 		nanosleep(&ts, NULL);
 		s->now_ns = engine_now_ns();
 	}
+	s->t_warm_end_ns = s->cfg->warmup_ns ? s->run->t0_ns + s->cfg->warmup_ns : 0;
+	if (s->open_loop)
+		ol_start(s);
 	run_timers(s);
 	while (s->live || s->next_spawn < s->nr_conns) {
 		struct io_uring_cqe *cqe;
@@ -1375,6 +1713,22 @@ static int setup_conns(struct shard *s)
 	s->spill_area = calloc(s->nr_conns, spill_stride);
 	if (!s->conns || !s->spill_area)
 		return -ENOMEM;
+	for (unsigned i = 0; i < cfg->nr_targets; i++) {
+		if (cfg->targets[i].nr_slots && !s->msgs) {
+			s->msgs = calloc(s->nr_conns, sizeof(*s->msgs));
+			if (!s->msgs)
+				return -ENOMEM;
+		}
+	}
+	if (s->open_loop) {
+		/* This shard's share of the queue, at least one entry. */
+		uint32_t cap = (cfg->queue_cap + s->run->nr_shards - 1) / s->run->nr_shards;
+		int ret = sched_queue_init(&s->dueq, cap);
+
+		s->free_conns = calloc(s->nr_conns, sizeof(*s->free_conns));
+		if (ret < 0 || !s->free_conns)
+			return -ENOMEM;
+	}
 	if (cfg->trace_path && cfg->trace_chunks) {
 		s->event_cap = cfg->trace_events_cap;
 		s->event_area = calloc((size_t)s->nr_conns * s->event_cap, sizeof(uint64_t));
@@ -1388,6 +1742,7 @@ static int setup_conns(struct shard *s)
 		c->user = i * s->run->nr_shards + s->id;
 		c->target = (uint16_t)(c->user % cfg->nr_targets);
 		c->spill = s->spill_area + i * spill_stride;
+		c->msg = s->msgs ? &s->msgs[i] : NULL;
 		c->event_ns = s->event_area ? s->event_area + (size_t)i * s->event_cap : NULL;
 		list_init(&c->link);
 		sse_init(&c->sse, c->spill, s->spill_cap);
@@ -1410,6 +1765,20 @@ int shard_setup(struct shard *s)
 
 	list_init(&s->deadlines);
 	list_init(&s->backoff);
+	list_init(&s->idle);
+	list_init(&s->parked);
+	s->parked_wake_ns = UINT64_MAX;
+	s->open_loop = s->cfg->qps > 0;
+	s->prof.stages = s->cfg->stages;
+	s->prof.nr = s->cfg->stages ? s->cfg->nr_stages : 0;
+	if (s->open_loop && !s->prof.nr) {
+		/* A flat rate is a profile of one endless stage. */
+		s->flat.duration_ns = SCHED_FOREVER;
+		s->flat.from = s->flat.to = s->cfg->qps;
+		s->prof.stages = &s->flat;
+		s->prof.nr = 1;
+	}
+	dist_rng_seed(&s->rng, s->cfg->seed, 0x70c0000000000000ull | s->id);
 	ret = json_thread_init();
 	if (ret < 0)
 		goto err;
@@ -1451,6 +1820,9 @@ void shard_close(struct shard *s)
 	free(s->conns);
 	free(s->spill_area);
 	free(s->event_area);
+	free(s->msgs);
+	free(s->free_conns);
+	sched_queue_close(&s->dueq);
 	free(s->trace_buf[0]);
 	free(s->trace_buf[1]);
 	struct hist *hists[ENGINE_NR_HISTS];

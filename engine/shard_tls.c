@@ -42,8 +42,8 @@ int stls_setup(struct shard *s)
 	/* A request goes out in pieces of at most a record; the buffer holds
 	 * one piece's ciphertext, or a handshake flight (the rest waits in the
 	 * BIO for the next send). */
-	s->tls_out_cap = (uint32_t)(max_req < TLS_RECORD_MAX ? max_req : TLS_RECORD_MAX) +
-			 TLS_OUT_SLACK;
+	s->tls_out_cap =
+	    (uint32_t)(max_req < TLS_RECORD_MAX ? max_req : TLS_RECORD_MAX) + TLS_OUT_SLACK;
 	s->tls_conns = calloc(s->nr_conns, sizeof(*s->tls_conns));
 	s->tls_out_area = malloc((size_t)s->nr_conns * s->tls_out_cap);
 	s->tls_plain = malloc(TLS_RECORD_MAX + JSON_PADDING);
@@ -121,9 +121,13 @@ ssize_t stls_fill(struct shard *s, struct conn *c)
 	c->tls_out_len = c->tls_out_sent = 0;
 	if (c->tls->established && c->sent < t->request_len &&
 	    tls_pending(c->tls) < s->tls_out_cap) {
-		size_t left = t->request_len - c->sent;
-		ssize_t n = tls_write(c->tls, t->request + c->sent,
-				      left < TLS_RECORD_MAX ? left : TLS_RECORD_MAX);
+		const char *p;
+		size_t left;
+		ssize_t n;
+
+		/* The shared bytes, or this request's own max_tokens digits. */
+		conn_request_piece(t, c, &p, &left);
+		n = tls_write(c->tls, p, left < TLS_RECORD_MAX ? left : TLS_RECORD_MAX);
 
 		if (n < 0)
 			return n;
