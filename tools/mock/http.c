@@ -483,13 +483,13 @@ static void start_completion(struct mock_worker *w, struct mock_conn *c, bool ch
 		if (chat)
 			p = put_role_event(cfg, r, p);
 		c->out_len = (uint32_t)(p - c->out);
-		worker_timer_set(w, c, r->t0_ns + r->plan.ttft_ns);
+		admit_request(w, c, r->plan.ttft_ns);
 		return;
 	}
 	r->kind = RESP_FULL;
 	r->stage = STAGE_HEAD;
 	r->body_bytes = full_body_bytes(w, r);
-	worker_timer_set(w, c, r->t0_ns + r->plan.ttft_ns + r->plan.itl_ns * (nr_chunks - 1));
+	admit_request(w, c, r->plan.ttft_ns + r->plan.itl_ns * (nr_chunks - 1));
 }
 
 static void serve_completion(struct mock_worker *w, struct mock_conn *c, bool chat,
@@ -728,6 +728,7 @@ void http_resp_sent(struct mock_worker *w, struct mock_conn *c)
 {
 	bool close = c->resp.close_after;
 
+	admit_release(w, c);
 	c->resp.kind = RESP_NONE;
 	if (close) {
 		worker_conn_close(w, c);
@@ -740,5 +741,6 @@ void http_resp_sent(struct mock_worker *w, struct mock_conn *c)
 /* Gives back the connection's input buffer (the connection is closing). */
 void http_conn_closed(struct mock_worker *w, struct mock_conn *c)
 {
+	admit_release(w, c);
 	in_release(w, c);
 }

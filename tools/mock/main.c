@@ -54,6 +54,9 @@ static const char usage[] =
     "  --tls-no-tickets        issue no session tickets: every handshake is a full one\n"
     "  --requests-per-conn N   close each connection after N answers, as servers with a\n"
     "                          keep-alive limit do (0: never)\n"
+    "  --max-concurrency N     generate at most N completions at once; the rest queue (any)\n"
+    "  --pause-at-ms MS        stall every worker MS after the first completion request\n"
+    "  --pause-ms MS           ... for MS (with --pause-at-ms)\n"
     "  --help                  this text\n";
 
 enum {
@@ -75,6 +78,9 @@ enum {
 	OPT_TLS_KEY,
 	OPT_TLS_NO_TICKETS,
 	OPT_REQS_PER_CONN,
+	OPT_MAX_CONCURRENCY,
+	OPT_PAUSE_AT,
+	OPT_PAUSE,
 	OPT_HELP,
 };
 
@@ -97,6 +103,9 @@ static const struct option options[] = {
 	{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
 	{ "tls-no-tickets", no_argument, NULL, OPT_TLS_NO_TICKETS },
 	{ "requests-per-conn", required_argument, NULL, OPT_REQS_PER_CONN },
+	{ "max-concurrency", required_argument, NULL, OPT_MAX_CONCURRENCY },
+	{ "pause-at-ms", required_argument, NULL, OPT_PAUSE_AT },
+	{ "pause-ms", required_argument, NULL, OPT_PAUSE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -247,6 +256,16 @@ static void parse_args(int argc, char **argv, struct mock_config *cfg, struct ar
 		case OPT_REQS_PER_CONN:
 			cfg->requests_per_conn =
 			    (uint32_t)parse_u64("--requests-per-conn", optarg, 0, UINT32_MAX);
+			break;
+		case OPT_MAX_CONCURRENCY:
+			cfg->max_concurrency =
+			    (unsigned)parse_u64("--max-concurrency", optarg, 1, 10000000);
+			break;
+		case OPT_PAUSE_AT:
+			cfg->pause_at_ns = parse_ms("--pause-at-ms", optarg);
+			break;
+		case OPT_PAUSE:
+			cfg->pause_ns = parse_ms("--pause-ms", optarg);
 			break;
 		case OPT_HELP:
 			fputs(usage, stdout);

@@ -53,6 +53,9 @@ struct mock_config {
 	pthread_t main_thread;	   /* gets SIGUSR1 when a worker fails */
 	struct tls_ctx *tls;	   /* --tls-cert: HTTPS; NULL: plain HTTP */
 	uint32_t requests_per_conn; /* close after this many answers; 0 = never */
+	unsigned max_concurrency;  /* completions generated at once, whole server; 0 = any */
+	uint64_t pause_at_ns;	   /* stall this long after the first completion request */
+	uint64_t pause_ns;	   /* for this long; 0 = never */
 };
 
 /*
@@ -111,6 +114,10 @@ struct mock_resp {
 	bool usage;		/* stream_options.include_usage */
 	bool due;		/* the timer fired: the next piece may be written */
 	bool close_after;	/* close the connection once the answer is sent */
+
+	/* admit.c: --max-concurrency */
+	uint8_t admit;		 /* none, queued or running */
+	uint64_t admit_delay_ns; /* the first timer, counted from admission */
 };
 
 /* Connection flags */
@@ -223,6 +230,10 @@ struct mock_worker {
 	char date[40]; /* "date: ...\r\n" value, refreshed once a second */
 	int64_t date_s;
 	uint64_t next_id; /* request ids: idx + 1, then + nr_threads */
+
+	uint32_t *adm_next, *adm_prev; /* admit.c: FIFO of queued connections */
+	uint32_t adm_head, adm_tail;
+	uint32_t adm_len;
 	bool stop;
 	bool enfile_logged;
 	int err;      /* set-up result, read by main after ready */
@@ -267,6 +278,15 @@ const char *gen_token(uint64_t *prng, size_t *len);
 char *gen_json_escape(char *p, const char *s, size_t len);
 char *gen_u64(char *p, uint64_t v);
 char *gen_hex(char *p, uint64_t v);
+
+/* admit.c: --max-concurrency and --pause-at-ms */
+int admit_init(struct mock_worker *w);
+void admit_close(struct mock_worker *w);
+void admit_request(struct mock_worker *w, struct mock_conn *c, uint64_t delay_ns);
+void admit_release(struct mock_worker *w, struct mock_conn *c);
+void admit_pump(struct mock_worker *w);
+uint64_t admit_wait_cap(const struct mock_worker *w, uint64_t wait_ns);
+void admit_pause_check(struct mock_worker *w);
 
 /* pool.c */
 int pool_init(struct mock_pool *p, uint32_t nr, size_t stride);

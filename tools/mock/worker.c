@@ -557,6 +557,7 @@ static int wait_events(struct mock_worker *w)
 		if (until_ns < wait_ns)
 			wait_ns = until_ns;
 	}
+	wait_ns = admit_wait_cap(w, wait_ns);
 	if (wait_ns != UINT64_MAX) {
 		ts.tv_sec = (long long)(wait_ns / 1000000000ull);
 		ts.tv_nsec = (long long)(wait_ns % 1000000000ull);
@@ -590,6 +591,8 @@ static int worker_loop(struct mock_worker *w)
 	arm_accept(w);
 	arm_stop(w);
 	while (!w->stop && !ret) {
+		admit_pause_check(w);
+		admit_pump(w);
 		fire_due(w, mock_now_ns());
 		ret = wait_events(w);
 		reap(w);
@@ -678,6 +681,7 @@ static void worker_teardown(struct mock_worker *w)
 	w->tls_conns = NULL;
 	w->plain = NULL;
 	timers_close(&w->timers);
+	admit_close(w);
 	free(w->conns);
 	free(w->pending);
 	free(w->truth);
@@ -721,6 +725,8 @@ static int worker_setup(struct mock_worker *w)
 	if (!w->conns || !w->pending || !w->scratch || (cfg->truth_fd >= 0 && !w->truth))
 		goto err;
 	ret = timers_init(&w->timers, w->nr_conns);
+	if (!ret && admit_init(w))
+		ret = -ENOMEM;
 	if (!ret)
 		ret = pool_init(&w->out_pool, w->nr_conns, cfg->out_cap_bytes);
 	if (!ret)
