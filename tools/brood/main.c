@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "compare.h"
+#include "cmd.h"
 #include "engine.h"
 #include "html.h"
 #include "metrics.h"
@@ -27,6 +28,7 @@
 #include "report.h"
 #include "request.h"
 #include "tokcli.h"
+#include "sweep.h"
 #include "tls.h"
 #include "truth.h"
 #include "view.h"
@@ -50,7 +52,7 @@ static void on_signal(int sig)
 	engine_stop();
 }
 
-static void install_signals(void)
+void install_signals(void)
 {
 	struct sigaction sa;
 
@@ -89,7 +91,7 @@ static int tls_setup(const struct brood_opts *o, struct engine_config *cfg, char
 
 /* Resolves and connects to every target (a TLS handshake, certificate
  * checked, for https); asks /v1/models for -m. */
-static int preflight(struct brood_opts *o, struct engine_config *cfg, char *err, size_t err_len)
+int preflight(struct brood_opts *o, struct engine_config *cfg, char *err, size_t err_len)
 {
 	int ret = tls_setup(o, cfg, err, err_len);
 
@@ -146,7 +148,7 @@ static int preflight(struct brood_opts *o, struct engine_config *cfg, char *err,
 	return 0;
 }
 
-static int build_requests(const struct brood_opts *o, struct engine_config *cfg, char **reqs)
+int build_requests(const struct brood_opts *o, struct engine_config *cfg, char **reqs)
 {
 	for (unsigned i = 0; i < o->nr_urls; i++) {
 		size_t len;
@@ -156,11 +158,17 @@ static int build_requests(const struct brood_opts *o, struct engine_config *cfg,
 			return ret;
 		cfg->targets[i].request = reqs[i];
 		cfg->targets[i].request_len = len;
+		if (opts_tokens_vary(o)) {
+			ret = request_token_slots(reqs[i], len, cfg->targets[i].slot_off,
+						  &cfg->targets[i].nr_slots);
+			if (ret < 0)
+				return ret;
+		}
 	}
 	return 0;
 }
 
-static void fill_config(const struct brood_opts *o, struct engine_config *cfg)
+void fill_config(const struct brood_opts *o, struct engine_config *cfg)
 {
 	cfg->nr_users = o->users;
 	cfg->spawn_rate = o->spawn_rate;
@@ -175,10 +183,24 @@ static void fill_config(const struct brood_opts *o, struct engine_config *cfg)
 	cfg->trace_path = o->trace_path;
 	cfg->trace_chunks = o->trace_chunks;
 	/* role + one event per token at most + finish, usage, [DONE] */
-	cfg->trace_events_cap = o->max_tokens + 8;
+	cfg->trace_events_cap = dist_tokens_max(&o->max_tokens_dist) + 8;
 	cfg->nr_tok_threads = o->tokenizer_threads;
 	cfg->tok_max_text = o->tokenizer_max_bytes;
 	cfg->tok_trace_path = o->trace_tokens_path;
+	cfg->qps = o->qps;
+	cfg->arrival = o->qps_dist;
+	cfg->burstiness = o->burstiness;
+	cfg->queue_cap = o->max_queue;
+	cfg->stages = o->stages;
+	cfg->nr_stages = o->nr_stages;
+	cfg->wait_ns = o->wait_ns;
+	cfg->burst_ns = o->burst_ns;
+	cfg->warmup_ns = o->warmup_ns;
+	cfg->seed = o->seed;
+	cfg->max_tokens = o->max_tokens_dist;
+	cfg->asked_tokens = o->max_tokens;
+	cfg->slo = o->slo;
+	cfg->has_slo = o->has_slo;
 }
 
 /* --html from the run's own JSON document, so that `brood report` on the
@@ -336,6 +358,8 @@ static void usage(FILE *f)
 	      "                               draw the HTML report of a run or sweep result\n"
 	      "       brood compare A.json B.json\n"
 	      "                               two run results side by side, with the changes\n"
+	      "       brood sweep [options]   one run per level (--concurrency or --qps), to "
+	      "saturation\n"
 	      "       brood truth-diff TRACE.jsonl TRUTH.tsv\n"
 	      "                               brood's receive times against brood-mock --truth\n"
 	      "       brood version\n",
@@ -354,6 +378,8 @@ int main(int argc, char **argv)
 		return html_report_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "compare"))
 		return compare_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "sweep"))
+		return sweep_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "truth-diff"))
 		return truth_diff_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <math.h>
 #include <unistd.h>
 
 #include "opts.h"
@@ -52,6 +53,26 @@ enum {
 	OPT_CACERT,
 	OPT_INSECURE,
 	OPT_TLS_VERSION,
+	OPT_QPS,
+	OPT_QPS_DIST,
+	OPT_BURSTINESS,
+	OPT_MAX_QUEUE,
+	OPT_WAIT,
+	OPT_BURST,
+	OPT_WARMUP,
+	OPT_SHAPE,
+	OPT_STEP_SIZE,
+	OPT_STEP_TIME,
+	OPT_RAMP_TIME,
+	OPT_STAGES,
+	OPT_MT_DIST,
+	OPT_MT_RANGE,
+	OPT_MT_CAP,
+	OPT_MT_STDDEV,
+	OPT_MIN_TOKENS,
+	OPT_SLO,
+	OPT_CONCURRENCY,
+	OPT_LEVEL_TIME,
 };
 
 struct flag {
@@ -120,7 +141,44 @@ static const struct flag flags[] = {
 	{ "metrics-linger", OPT_METRICS_LINGER, "DURATION", "30s",
 	  "keep serving metrics this long after the load stops" },
 	{ "quiet", 'q', NULL, NULL, "no live view or progress lines" },
-	{ "seed", OPT_SEED, "N", "1", "varies the synthetic prompt (default 0)" },
+	{ "seed", OPT_SEED, "N", "1",
+	  "seeds every random choice: prompt, arrivals, max_tokens (default 0)" },
+	{ "qps", OPT_QPS, "RATE", "10",
+	  "open loop: RATE requests/s at intended times; -u caps connections (default 1000)" },
+	{ "qps-distribution", OPT_QPS_DIST, "KIND", "poisson",
+	  "open-loop arrivals: constant, poisson (default) or gamma" },
+	{ "burstiness", OPT_BURSTINESS, "F", "0.5",
+	  "gamma shape: 1 = Poisson, < 1 burstier, > 1 more even (default 1)" },
+	{ "max-queue", OPT_MAX_QUEUE, "N", "10000",
+	  "open loop: due requests that may wait for a connection; more are dropped (10000)" },
+	{ "wait", OPT_WAIT, "DURATION", "1s", "closed loop: think time after each response" },
+	{ "burst", OPT_BURST, "DURATION", "10s",
+	  "closed loop: users fire together once every DURATION" },
+	{ "warmup", OPT_WARMUP, "DURATION", "30s",
+	  "requests started this early are reported apart; -t counts after it" },
+	{ "shape", OPT_SHAPE, "KIND", "step",
+	  "step (--step-size more every --step-time) or ramp (0 to target over --ramp-time)" },
+	{ "step-size", OPT_STEP_SIZE, "N", "10", "--shape step: users or QPS added per step" },
+	{ "step-time", OPT_STEP_TIME, "DURATION", "30s", "--shape step: time per step" },
+	{ "ramp-time", OPT_RAMP_TIME, "DURATION", "5min",
+	  "--shape ramp: time to reach the target" },
+	{ "stages", OPT_STAGES, "FILE", "stages.csv",
+	  "load profile: CSV duration,users|qps[,ramp] or JSON [{duration, users|qps}]" },
+	{ "max-tokens-distribution", OPT_MT_DIST, "KIND", "uniform",
+	  "constant (default), uniform, normal or exponential around -o" },
+	{ "max-tokens-range", OPT_MT_RANGE, "LO:HI", "64:256",
+	  "bounds of max_tokens draws (uniform default 1:2*o-1)" },
+	{ "max-tokens-cap", OPT_MT_CAP, "N", "4096", "clamp every max_tokens draw to N" },
+	{ "max-tokens-stddev", OPT_MT_STDDEV, "N", "32",
+	  "normal: standard deviation (default o/4)" },
+	{ "min-tokens", OPT_MIN_TOKENS, NULL, NULL,
+	  "also send min_tokens = max_tokens (vLLM, SGLang) to force the length" },
+	{ "slo", OPT_SLO, "SPEC", "ttft=500ms,itl=50ms",
+	  "per-request bounds (ttft, itl, itl_max, tpot, e2e): attainment and goodput" },
+	{ "concurrency", OPT_CONCURRENCY, "LIST", "1,2,4,8",
+	  "brood sweep: closed-loop levels, 1,2,4 or 1:64:x2 or 8:64:+8" },
+	{ "level-time", OPT_LEVEL_TIME, "DURATION", "30s",
+	  "brood sweep: measured time per level, after --warmup (default 30s)" },
 	{ "help", 'h', NULL, NULL, "show this help" },
 };
 
@@ -609,6 +667,10 @@ static int check_out_path(const char *flag, const char *path, char *err, size_t 
 static void set_defaults(struct brood_opts *o)
 {
 	memset(o, 0, sizeof(*o));
+	o->qps_dist = DIST_ARRIVAL_POISSON;
+	o->max_queue = 10000;
+	o->slo_attainment = 0.9;
+	o->max_tokens_dist.kind = DIST_TOKENS_CONSTANT;
 	o->stream = true;
 	o->ignore_eos = true;
 	o->users = DEFAULT_USERS;
@@ -724,6 +786,126 @@ bad:
 	return -EINVAL;
 }
 
+/* A positive decimal of at most max. */
+static int positive(const struct flag *f, const char *arg, double max, double *out, char *err,
+		    size_t err_len)
+{
+	char label[64], *end;
+	double v;
+
+	if (*arg && strspn(arg, "0123456789.") == strlen(arg)) {
+		errno = 0;
+		v = strtod(arg, &end);
+		if (end != arg && !*end && !errno && v > 0 && v <= max) {
+			*out = v;
+			return 0;
+		}
+	}
+	set_err(err, err_len, "%s %s: give a number above 0, at most %g",
+		flag_label(f, label, sizeof(label)), arg, max);
+	return -EINVAL;
+}
+
+/* The load-model flags. */
+static int apply_load(struct brood_opts *o, const struct flag *f, const char *arg, char *err,
+		      size_t err_len)
+{
+	uint64_t v;
+	int ret;
+
+	switch (f->id) {
+	case OPT_QPS:
+		if (o->sweep) {
+			o->levels_qps = true;
+			ret = load_parse_levels("--qps", arg, false, o->levels, &o->nr_levels, err,
+						err_len);
+			o->qps = ret ? 0 : o->levels[0];
+			return ret;
+		}
+		return positive(f, arg, OPTS_QPS_MAX, &o->qps, err, err_len);
+	case OPT_CONCURRENCY:
+		if (!o->sweep) {
+			set_err(err, err_len,
+				"--concurrency is for 'brood sweep'; use -u with run");
+			return -EINVAL;
+		}
+		o->levels_qps = false;
+		return load_parse_levels("--concurrency", arg, true, o->levels, &o->nr_levels, err,
+					 err_len);
+	case OPT_LEVEL_TIME:
+		if (!o->sweep) {
+			set_err(err, err_len, "--level-time is for 'brood sweep'; use -t with run");
+			return -EINVAL;
+		}
+		return duration(f, arg, &o->level_time_ns, err, err_len);
+	case OPT_QPS_DIST:
+		if (dist_arrival_parse(arg, &o->qps_dist)) {
+			set_err(err, err_len,
+				"--qps-distribution %s: use constant, poisson or gamma", arg);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_BURSTINESS:
+		return positive(f, arg, 1000, &o->burstiness, err, err_len);
+	case OPT_MAX_QUEUE:
+		ret = number(f, arg, 0, OPTS_QUEUE_MAX, &v, err, err_len);
+		o->max_queue = (uint32_t)v;
+		return ret;
+	case OPT_WAIT:
+		return duration(f, arg, &o->wait_ns, err, err_len);
+	case OPT_BURST:
+		return duration(f, arg, &o->burst_ns, err, err_len);
+	case OPT_WARMUP:
+		return duration(f, arg, &o->warmup_ns, err, err_len);
+	case OPT_SHAPE:
+		if (!strcmp(arg, "step")) {
+			o->shape = OPTS_SHAPE_STEP;
+		} else if (!strcmp(arg, "ramp")) {
+			o->shape = OPTS_SHAPE_RAMP;
+		} else {
+			set_err(err, err_len, "--shape %s: use step or ramp (or --stages FILE)",
+				arg);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_STEP_SIZE:
+		return positive(f, arg, 1e7, &o->step_size, err, err_len);
+	case OPT_STEP_TIME:
+		return duration(f, arg, &o->step_ns, err, err_len);
+	case OPT_RAMP_TIME:
+		return duration(f, arg, &o->ramp_ns, err, err_len);
+	case OPT_STAGES:
+		o->stages_path = arg;
+		return 0;
+	case OPT_MT_DIST:
+		if (dist_tokens_parse(arg, &o->max_tokens_dist.kind)) {
+			set_err(err, err_len,
+				"--max-tokens-distribution %s: use constant, uniform, normal or "
+				"exponential",
+				arg);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_MT_RANGE:
+		return load_parse_range("--max-tokens-range", arg, OPTS_TOKENS_MAX,
+					&o->max_tokens_dist.lo, &o->max_tokens_dist.hi, err,
+					err_len);
+	case OPT_MT_CAP:
+		ret = number(f, arg, 1, OPTS_TOKENS_MAX, &v, err, err_len);
+		o->max_tokens_dist.cap = (uint32_t)v;
+		return ret;
+	case OPT_MT_STDDEV:
+		return positive(f, arg, OPTS_TOKENS_MAX, &o->max_tokens_dist.stddev, err, err_len);
+	case OPT_MIN_TOKENS:
+		o->min_tokens = true;
+		return 0;
+	case OPT_SLO:
+		o->has_slo = true;
+		return load_parse_slo(arg, &o->slo, &o->slo_attainment, err, err_len);
+	}
+	return 0;
+}
+
 /* Handles one flag with its value. Returns 0 or -EINVAL (err set). */
 static int apply(struct brood_opts *o, const struct flag *f, const char *arg,
 		 bool *prompt_tokens_set, char *err, size_t err_len)
@@ -748,6 +930,7 @@ static int apply(struct brood_opts *o, const struct flag *f, const char *arg,
 	case 'u':
 		ret = number(f, arg, 1, OPTS_USERS_MAX, &v, err, err_len);
 		o->users = (unsigned)v;
+		o->users_set = true;
 		return ret;
 	case 'r':
 		return spawn_rate(f, arg, &o->spawn_rate, err, err_len);
@@ -858,6 +1041,8 @@ static int apply(struct brood_opts *o, const struct flag *f, const char *arg,
 	case 'h':
 		o->help = true;
 		return 0;
+	default:
+		return apply_load(o, f, arg, err, err_len);
 	}
 	return 0;
 }
@@ -901,6 +1086,177 @@ static int getopt_error(int c, int argc, char **argv, char *err, size_t err_len)
 			word);
 	}
 	return -EINVAL;
+}
+
+bool opts_tokens_vary(const struct brood_opts *o)
+{
+	return o->max_tokens_dist.kind != DIST_TOKENS_CONSTANT;
+}
+
+static int check_tokens(struct brood_opts *o, char *err, size_t err_len)
+{
+	struct dist_tokens *d = &o->max_tokens_dist;
+
+	d->mean = o->max_tokens;
+	if (!opts_tokens_vary(o)) {
+		if (d->lo || d->stddev > 0) {
+			set_err(err, err_len,
+				"--max-tokens-range and --max-tokens-stddev need "
+				"--max-tokens-distribution uniform, normal or exponential");
+			return -EINVAL;
+		}
+		d->lo = d->hi = o->max_tokens;
+		if (d->cap && o->max_tokens > d->cap)
+			o->max_tokens = d->mean = d->lo = d->hi = d->cap;
+		return 0;
+	}
+	if (d->stddev > 0 && d->kind != DIST_TOKENS_NORMAL) {
+		set_err(err, err_len,
+			"--max-tokens-stddev is for --max-tokens-distribution normal");
+		return -EINVAL;
+	}
+	if (!d->lo) {
+		d->lo = 1;
+		d->hi = d->kind == DIST_TOKENS_UNIFORM ? 2 * o->max_tokens - 1 : OPTS_TOKENS_MAX;
+	}
+	if (d->kind == DIST_TOKENS_NORMAL && !(d->stddev > 0))
+		d->stddev = o->max_tokens / 4.0;
+	return 0;
+}
+
+/* The profile from --shape or --stages; target is -u or --qps. */
+static int build_profile(struct brood_opts *o, char *err, size_t err_len)
+{
+	bool file_qps = false;
+	double target = o->qps > 0 ? o->qps : o->users;
+	int ret;
+
+	if (o->shape == OPTS_SHAPE_NONE && !o->stages_path) {
+		if (o->step_size > 0 || o->step_ns || o->ramp_ns) {
+			set_err(err, err_len,
+				"--step-size, --step-time and --ramp-time need --shape");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (o->sweep) {
+		set_err(err, err_len, "brood sweep sets its own levels: drop --shape and --stages");
+		return -EINVAL;
+	}
+	if (o->shape != OPTS_SHAPE_NONE && o->stages_path) {
+		set_err(err, err_len, "--shape and --stages exclude each other; keep one");
+		return -EINVAL;
+	}
+	o->stages = calloc(LOAD_MAX_STAGES, sizeof(*o->stages));
+	if (!o->stages) {
+		set_err(err, err_len, "out of memory");
+		return -EINVAL;
+	}
+	if (o->shape == OPTS_SHAPE_STEP)
+		ret = load_shape_step(target, o->step_size, o->step_ns, o->stages, &o->nr_stages,
+				      err, err_len);
+	else if (o->shape == OPTS_SHAPE_RAMP)
+		ret = load_shape_ramp(target, o->ramp_ns ? o->ramp_ns : o->run_time_ns, o->stages,
+				      &o->nr_stages, err, err_len);
+	else
+		ret = load_read_stages(o->stages_path, o->stages, &o->nr_stages, &file_qps, err,
+				       err_len);
+	if (ret)
+		return ret;
+	if (o->stages_path) {
+		struct sched_profile p = { o->stages, o->nr_stages };
+		double top = sched_level_max(&p);
+
+		if (file_qps && o->qps > 0) {
+			set_err(err, err_len, "--stages %s gives the rates: drop --qps",
+				o->stages_path);
+			return -EINVAL;
+		}
+		if (!file_qps && o->qps > 0) {
+			set_err(err, err_len,
+				"--stages %s gives users (a closed loop): drop --qps, or give qps "
+				"in the file",
+				o->stages_path);
+			return -EINVAL;
+		}
+		if (!(top > 0)) {
+			set_err(err, err_len, "--stages %s: every level is 0", o->stages_path);
+			return -EINVAL;
+		}
+		if (file_qps) {
+			o->qps = top;
+		} else if (!o->users_set) {
+			o->users = (unsigned)ceil(top - 1e-9);
+		} else if (o->users < top - 1e-9) {
+			set_err(err, err_len, "--stages %s reaches %g users: raise -u or drop it",
+				o->stages_path, top);
+			return -EINVAL;
+		}
+		if (!file_qps && top > OPTS_USERS_MAX) {
+			set_err(err, err_len, "--stages %s: at most %u users", o->stages_path,
+				OPTS_USERS_MAX);
+			return -EINVAL;
+		}
+	}
+	if (!o->run_time_ns) {
+		struct sched_profile p = { o->stages, o->nr_stages };
+
+		o->run_time_ns = sched_duration(&p); /* the profile's end ends the run */
+	}
+	return 0;
+}
+
+/* The load model's flags together. */
+static int check_load(struct brood_opts *o, char *err, size_t err_len)
+{
+	int ret;
+
+	if (o->sweep) {
+		if (!o->nr_levels) {
+			set_err(err, err_len,
+				"brood sweep needs levels: --concurrency 1,2,4,8 or --qps 1:64:x2");
+			return -EINVAL;
+		}
+		if (o->run_time_ns) {
+			set_err(err, err_len, "brood sweep: give --level-time per level, not -t");
+			return -EINVAL;
+		}
+		if (!o->level_time_ns)
+			o->level_time_ns = 30ull * 1000000000ull;
+		if (!o->levels_qps)
+			o->users = (unsigned)o->levels[o->nr_levels - 1];
+	}
+	if (o->qps <= 0 && !o->stages_path) {
+		if (o->qps_dist != DIST_ARRIVAL_POISSON || o->burstiness > 0 ||
+		    o->max_queue != 10000) {
+			set_err(err, err_len,
+				"--qps-distribution, --burstiness and --max-queue are for the open "
+				"loop: add --qps RATE");
+			return -EINVAL;
+		}
+	}
+	if (o->burstiness > 0 && o->qps_dist != DIST_ARRIVAL_GAMMA) {
+		set_err(err, err_len,
+			"--burstiness shapes gamma arrivals: add --qps-distribution gamma");
+		return -EINVAL;
+	}
+	if (!(o->burstiness > 0))
+		o->burstiness = 1;
+	ret = build_profile(o, err, err_len);
+	if (ret)
+		return ret;
+	if (o->qps > 0) {
+		if (o->wait_ns || o->burst_ns) {
+			set_err(
+			    err, err_len,
+			    "--wait and --burst pace closed-loop users; with --qps the schedule "
+			    "sets the pace: drop them");
+			return -EINVAL;
+		}
+		if (!o->users_set)
+			o->users = OPTS_OPEN_USERS;
+	}
+	return check_tokens(o, err, err_len);
 }
 
 static int check_combination(struct brood_opts *o, bool prompt_tokens_set, char *err,
@@ -953,10 +1309,10 @@ static int check_combination(struct brood_opts *o, bool prompt_tokens_set, char 
 			return ret;
 		o->nr_urls = 1;
 	}
-	return 0;
+	return check_load(o, err, err_len);
 }
 
-int opts_parse_run(int argc, char **argv, struct brood_opts *o, char *err, size_t err_len)
+static int parse(int argc, char **argv, struct brood_opts *o, bool sweep, char *err, size_t err_len)
 {
 	struct option longopts[NR_FLAGS + 1];
 	char shortopts[2 * NR_FLAGS + 3];
@@ -964,6 +1320,7 @@ int opts_parse_run(int argc, char **argv, struct brood_opts *o, char *err, size_
 	int c, ret = 0;
 
 	set_defaults(o);
+	o->sweep = sweep;
 	if (err && err_len)
 		err[0] = '\0';
 	build_getopt(longopts, shortopts);
@@ -981,6 +1338,7 @@ int opts_parse_run(int argc, char **argv, struct brood_opts *o, char *err, size_
 			opts_close(o);
 			set_defaults(o);
 			o->help = true;
+			o->sweep = sweep;
 			return 0;
 		}
 	}
@@ -1000,11 +1358,24 @@ err:
 	return -EINVAL;
 }
 
+int opts_parse_run(int argc, char **argv, struct brood_opts *o, char *err, size_t err_len)
+{
+	return parse(argc, argv, o, false, err, err_len);
+}
+
+int opts_parse_sweep(int argc, char **argv, struct brood_opts *o, char *err, size_t err_len)
+{
+	return parse(argc, argv, o, true, err, err_len);
+}
+
 void opts_close(struct brood_opts *o)
 {
 	free(o->synth_prompt);
 	o->synth_prompt = NULL;
 	o->synth_prompt_len = 0;
+	free(o->stages);
+	o->stages = NULL;
+	o->nr_stages = 0;
 	free(o->prompt_text);
 	o->prompt_text = NULL;
 	o->prompt_text_len = 0;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "engine.h"
+#include "load.h"
 
 #define URL_HOST_MAX	  256  /* bytes, with the NUL */
 #define URL_PATH_MAX	  1024 /* bytes, with the NUL */
@@ -30,6 +31,15 @@
 #define OPTS_DURATION_MAX (366ull * 24 * 3600 * 1000000000ull) /* ns, a year */
 #define OPTS_TOK_TEXT_MIN 4096u		       /* --tokenizer-max-bytes */
 #define OPTS_TOK_TEXT_MAX (64u * 1024 * 1024)
+#define OPTS_QPS_MAX	  1e6				       /* --qps */
+#define OPTS_QUEUE_MAX	  10000000u			       /* --max-queue */
+#define OPTS_OPEN_USERS	  1000u /* connections of an open loop without -u */
+
+enum opts_shape {
+	OPTS_SHAPE_NONE,
+	OPTS_SHAPE_STEP, /* --shape step */
+	OPTS_SHAPE_RAMP, /* --shape ramp */
+};
 
 /* A target's base URL: what precedes /v1/... */
 struct url {
@@ -84,6 +94,35 @@ struct brood_opts {
 	uint32_t prompt_tokens_counted;	     /* the prompt's tokens under --tokenizer; 0 = none */
 	const char *tokenizer_kind;	     /* tok_kind_name of the loaded tokenizer, or NULL */
 	bool help;			     /* -h: print opts_usage, run nothing */
+
+	/* Load model */
+	bool users_set;		    /* -u was given */
+	double qps;		    /* --qps: open loop when > 0 (sweep: the first level) */
+	enum dist_arrival qps_dist; /* --qps-distribution; default poisson */
+	double burstiness;	    /* --burstiness: gamma shape; default 1 */
+	uint32_t max_queue;	    /* --max-queue: due requests waiting for a connection */
+	uint64_t wait_ns;	    /* --wait: closed-loop think time */
+	uint64_t burst_ns;	    /* --burst: closed-loop burst period */
+	uint64_t warmup_ns;	    /* --warmup */
+	enum opts_shape shape;	    /* --shape */
+	double step_size;	    /* --step-size: users or qps added per step */
+	uint64_t step_ns;	    /* --step-time */
+	uint64_t ramp_ns;	    /* --ramp-time */
+	const char *stages_path;    /* --stages FILE, or NULL */
+	struct sched_stage *stages; /* the profile (shape or file), owned; NULL = flat */
+	unsigned nr_stages;
+	struct dist_tokens max_tokens_dist; /* --max-tokens-*; mean is max_tokens */
+	bool min_tokens;		    /* --min-tokens: send min_tokens = max_tokens */
+	struct engine_slo slo;		    /* --slo */
+	bool has_slo;
+	double slo_attainment; /* share of requests a sweep level needs to meet the SLO */
+
+	/* brood sweep */
+	bool sweep;			/* parsed as `brood sweep` */
+	double levels[LOAD_MAX_LEVELS]; /* --concurrency or --qps levels, ascending */
+	unsigned nr_levels;
+	bool levels_qps;	/* the levels are QPS (open loop), else users */
+	uint64_t level_time_ns; /* --level-time */
 };
 
 /*
@@ -97,6 +136,13 @@ struct brood_opts {
  * call from one thread at a time.
  */
 int opts_parse_run(int argc, char **argv, struct brood_opts *o, char *err, size_t err_len);
+
+/* The same for `brood sweep`: adds --concurrency LIST, --qps LIST and
+ * --level-time, and requires one level list. */
+int opts_parse_sweep(int argc, char **argv, struct brood_opts *o, char *err, size_t err_len);
+
+/* True when max_tokens varies per request (a distribution other than constant). */
+bool opts_tokens_vary(const struct brood_opts *o);
 
 /* Releases what o owns; o may be a zeroed struct. */
 void opts_close(struct brood_opts *o);

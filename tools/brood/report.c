@@ -70,8 +70,9 @@ static void warn(struct report_summary *s, const char *fmt, ...)
 
 static uint64_t clamped(const struct engine_hists *h)
 {
-	const struct hist *all[] = { &h->ttft, &h->itl,	    &h->tpot,	       &h->e2e,
-				     &h->ttfb, &h->connect, &h->tls_handshake };
+	const struct hist *all[] = { &h->ttft,		&h->itl,   &h->tpot,
+				     &h->e2e,		&h->ttfb,  &h->connect,
+				     &h->tls_handshake, &h->queue, &h->warmup_e2e };
 	uint64_t n = 0;
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
@@ -105,11 +106,27 @@ static void add_warnings(struct report_summary *s, const struct engine_result *r
 		     "output tokens counted as content chunks: %" PRIu64 " of %" PRIu64
 		     " ok requests had no usage (one chunk may hold several tokens)",
 		     s->requests_ok - res->c.usage_requests, s->requests_ok);
-	if (s->requests_ok && s->output_tokens_per_request < EARLY_STOP_RATIO * o->max_tokens)
+	if (s->requests_ok &&
+	    s->output_tokens_per_request < EARLY_STOP_RATIO * s->max_tokens_per_request)
 		warn(s,
-		     "requests made %.1f output tokens on average for --max-tokens %u: the server "
-		     "stopped early (is ignore_eos supported?)",
-		     s->output_tokens_per_request, o->max_tokens);
+		     "requests made %.1f output tokens on average for %.1f asked (max_tokens): the "
+		     "server stopped early (is ignore_eos supported? try --min-tokens)",
+		     s->output_tokens_per_request, s->max_tokens_per_request);
+	if (s->short_outputs)
+		warn(s,
+		     "%" PRIu64 " of %" PRIu64 " ok requests returned fewer tokens than their "
+		     "max_tokens (usage.completion_tokens): the server stopped early",
+		     s->short_outputs, s->requests_ok);
+	if (s->dropped_requests)
+		warn(s,
+		     "%" PRIu64 " due requests were never sent (queue of --max-queue %u full, or "
+		     "still queued at the end): raise -u or lower --qps",
+		     s->dropped_requests, o->max_queue);
+	if (s->open_loop && s->late_requests)
+		warn(s,
+		     "%" PRIu64 " requests found all %u connections busy and waited (queue_ms); "
+		     "their latency counts the wait",
+		     s->late_requests, s->nr_users);
 	if (s->interrupted)
 		warn(s, "interrupted: results cover the first %.1f s", s->elapsed_s);
 	if (clamped(&res->h))
@@ -132,14 +149,32 @@ void report_summarize(const struct engine_result *res, const struct brood_opts *
 	s->requests_cancelled = c->requests_cancelled;
 	memcpy(s->errors, c->errors, sizeof(s->errors));
 	s->elapsed_s = (double)res->elapsed_ns / NS_PER_S;
+	/* Rates count the requests measured after the warm-up, over its window. */
+	s->measured_s = o->warmup_ns ? (double)res->measured_ns / NS_PER_S : s->elapsed_s;
 	s->nr_users = res->nr_users ? res->nr_users : o->users;
 	s->nr_shards = res->nr_shards;
-	s->rps = per((double)c->requests_ok, s->elapsed_s);
+	s->rps = per((double)c->requests_ok, s->measured_s);
 	s->output_tokens = c->output_tokens;
 	s->input_tokens = c->input_tokens;
-	s->output_tokens_per_s = per((double)c->output_tokens, s->elapsed_s);
+	s->output_tokens_per_s = per((double)c->output_tokens, s->measured_s);
 	s->output_tokens_per_s_per_user = per(s->output_tokens_per_s, s->nr_users);
-	s->input_tokens_per_s = per((double)c->input_tokens, s->elapsed_s);
+	s->input_tokens_per_s = per((double)c->input_tokens, s->measured_s);
+	s->open_loop = o->qps > 0;
+	s->offered_qps = o->qps;
+	latency(&res->h.queue, &s->queue);
+	latency(&res->h.warmup_e2e, &s->warmup_e2e);
+	s->late_requests = c->late_requests;
+	s->dropped_requests = c->dropped_requests;
+	s->warmup_ok = c->warmup_ok;
+	s->warmup_failed = c->warmup_failed;
+	s->has_slo = o->has_slo;
+	s->slo_ok = c->slo_ok;
+	s->slo_attainment = per((double)c->slo_ok, (double)(c->requests_ok + c->requests_failed));
+	s->goodput_rps = per((double)c->slo_ok, s->measured_s);
+	s->short_outputs = c->short_outputs;
+	s->max_tokens_per_request = c->requests_ok && c->tokens_asked
+					? (double)c->tokens_asked / (double)c->requests_ok
+					: o->max_tokens;
 	s->output_tokens_per_request = per((double)c->output_tokens, (double)c->requests_ok);
 	s->prompt_tokens = request_prompt_tokens(o);
 	s->token_method =
@@ -241,6 +276,8 @@ static void print_summary(FILE *f, const struct report_summary *s, const struct 
 	print_latency(f, "Conn", &s->connect);
 	if (s->tls_handshakes)
 		print_latency(f, "TLS", &s->tls_handshake);
+	if (s->open_loop)
+		print_latency(f, "QUEUE", &s->queue);
 
 	fprintf(f,
 		"\n%-14s output %" PRIu64 " (%.1f per request, counted by %s)  input %" PRIu64
@@ -265,6 +302,23 @@ static void print_summary(FILE *f, const struct report_summary *s, const struct 
 	if (s->tls_handshakes)
 		fprintf(f, "%-14s handshakes %" PRIu64 " (resumed %" PRIu64 ")\n", "TLS",
 			s->tls_handshakes, s->tls_resumed);
+	if (s->open_loop)
+		fprintf(f,
+			"%-14s offered %.2f rps (%s)  achieved %.2f  late %" PRIu64
+			"  dropped %" PRIu64 "  (latencies from the intended send time)\n",
+			"Open loop", s->offered_qps, dist_arrival_name(o->qps_dist), s->rps,
+			s->late_requests, s->dropped_requests);
+	if (o->warmup_ns)
+		fprintf(f,
+			"%-14s %.1f s: ok %" PRIu64 "  failed %" PRIu64
+			"  e2e p50 %.2f ms (left out of the figures above)\n",
+			"Warm-up", (double)o->warmup_ns / NS_PER_S, s->warmup_ok, s->warmup_failed,
+			s->warmup_e2e.p50_ms);
+	if (s->has_slo)
+		fprintf(f,
+			"%-14s attainment %.1f%% (%" PRIu64
+			" requests met every bound)  goodput %.2f rps\n",
+			"SLO", 100 * s->slo_attainment, s->slo_ok, s->goodput_rps);
 	for (unsigned i = 0; i < s->nr_warnings; i++)
 		fprintf(f, "warning: %s\n", s->warnings[i]);
 }
@@ -302,6 +356,16 @@ static void json_latency(struct sbuf *b, const char *name, const struct report_l
 	sbuf_adds(b, ", \"max\": ");
 	json_num(b, l->max_ms);
 	sbuf_addf(b, "}%s\n", tail);
+}
+
+/* "key": ms or null (no bound); key is written after a quote. */
+static void json_num_ms(struct sbuf *b, const char *key, uint64_t ns)
+{
+	sbuf_addf(b, "%s%s\": ", key[0] == ',' ? "" : "\"", key);
+	if (ns)
+		json_num(b, (double)ns / NS_PER_MS);
+	else
+		sbuf_adds(b, "null");
 }
 
 /* "    "key": number,\n" */
@@ -342,6 +406,31 @@ static void json_summary(struct sbuf *b, const struct report_summary *s)
 	json_latency(b, "e2e_ms", &s->e2e, ",");
 	json_latency(b, "connect_ms", &s->connect, ",");
 	json_latency(b, "tls_handshake_ms", &s->tls_handshake, ",");
+	sbuf_addf(b, "    \"mode\": \"%s\",\n", s->open_loop ? "open" : "closed");
+	json_kv_num(b, "offered_qps", s->offered_qps, false);
+	json_latency(b, "queue_ms", &s->queue, ",");
+	sbuf_addf(b, "    \"late_requests\": %" PRIu64 ",\n", s->late_requests);
+	sbuf_addf(b, "    \"dropped_requests\": %" PRIu64 ",\n", s->dropped_requests);
+	json_kv_num(b, "measured_s", s->measured_s, false);
+	sbuf_addf(b,
+		  "    \"warmup\": {\"requests_ok\": %" PRIu64 ", \"requests_failed\": %" PRIu64
+		  ", \"e2e_ms\": {\"count\": %" PRIu64 ", \"mean\": ",
+		  s->warmup_ok, s->warmup_failed, s->warmup_e2e.count);
+	json_num(b, s->warmup_e2e.mean_ms);
+	sbuf_adds(b, ", \"p50\": ");
+	json_num(b, s->warmup_e2e.p50_ms);
+	sbuf_adds(b, ", \"p99\": ");
+	json_num(b, s->warmup_e2e.p99_ms);
+	sbuf_adds(b, ", \"max\": ");
+	json_num(b, s->warmup_e2e.max_ms);
+	sbuf_adds(b, "}},\n");
+	if (s->has_slo) {
+		json_kv_num(b, "slo_attainment", s->slo_attainment, false);
+		json_kv_num(b, "goodput_rps", s->goodput_rps, false);
+		sbuf_addf(b, "    \"slo_ok\": %" PRIu64 ",\n", s->slo_ok);
+	}
+	sbuf_addf(b, "    \"short_outputs\": %" PRIu64 ",\n", s->short_outputs);
+	json_kv_num(b, "max_tokens_per_request", s->max_tokens_per_request, false);
 	sbuf_addf(b, "    \"interrupted\": %s,\n", s->interrupted ? "true" : "false");
 	sbuf_adds(b, "    \"first_error\": ");
 	sbuf_add_json_str(b, s->first_error, strlen(s->first_error));
@@ -397,6 +486,60 @@ static void json_tokens_generator(struct sbuf *b, const struct report_summary *s
 	sbuf_adds(b, s->nr_warnings ? "\n  ],\n" : "],\n");
 }
 
+static void json_dur(struct sbuf *b, const char *key, uint64_t ns)
+{
+	json_kv_num(b, key, (double)ns / NS_PER_S, false);
+}
+
+/* The load model's settings. */
+static void json_config_load(struct sbuf *b, const struct brood_opts *o)
+{
+	static const char *const shapes[] = { "none", "step", "ramp" };
+	const struct dist_tokens *d = &o->max_tokens_dist;
+	const struct engine_slo *slo = &o->slo;
+
+	json_kv_num(b, "qps", o->qps, false);
+	sbuf_addf(b, "    \"qps_distribution\": \"%s\",\n", dist_arrival_name(o->qps_dist));
+	json_kv_num(b, "burstiness", o->burstiness, false);
+	sbuf_addf(b, "    \"max_queue\": %u,\n", o->max_queue);
+	json_dur(b, "wait_s", o->wait_ns);
+	json_dur(b, "burst_s", o->burst_ns);
+	json_dur(b, "warmup_s", o->warmup_ns);
+	sbuf_addf(b, "    \"shape\": \"%s\",\n    \"stages_file\": ", shapes[o->shape]);
+	json_str_or_null(b, o->stages_path);
+	sbuf_adds(b, ",\n    \"stages\": [");
+	for (unsigned i = 0; i < o->nr_stages; i++) {
+		const struct sched_stage *st = &o->stages[i];
+
+		sbuf_adds(b, i ? ", {\"duration_s\": " : "{\"duration_s\": ");
+		json_num(b, (double)st->duration_ns / NS_PER_S);
+		sbuf_adds(b, ", \"from\": ");
+		json_num(b, st->from);
+		sbuf_adds(b, ", \"to\": ");
+		json_num(b, st->to);
+		sbuf_adds(b, "}");
+	}
+	sbuf_addf(b,
+		  "],\n    \"max_tokens_distribution\": {\"kind\": \"%s\", \"mean\": %u, "
+		  "\"lo\": %u, \"hi\": %u, \"cap\": %u, \"stddev\": ",
+		  dist_tokens_name(d->kind), d->mean, d->lo, d->hi, d->cap);
+	json_num(b, d->stddev);
+	sbuf_addf(b, "},\n    \"min_tokens\": %s,\n", o->min_tokens ? "true" : "false");
+	if (o->has_slo) {
+		sbuf_adds(b, "    \"slo\": {");
+		json_num_ms(b, "ttft_ms", slo->ttft_ns);
+		json_num_ms(b, ", \"itl_ms", slo->itl_ns);
+		json_num_ms(b, ", \"itl_max_ms", slo->itl_max_ns);
+		json_num_ms(b, ", \"tpot_ms", slo->tpot_ns);
+		json_num_ms(b, ", \"e2e_ms", slo->e2e_ns);
+		sbuf_adds(b, ", \"attainment\": ");
+		json_num(b, o->slo_attainment);
+		sbuf_adds(b, "},\n");
+	} else {
+		sbuf_adds(b, "    \"slo\": null,\n");
+	}
+}
+
 static void json_config(struct sbuf *b, const struct brood_opts *o)
 {
 	sbuf_adds(b, "  \"config\": {\n    \"hosts\": [");
@@ -437,9 +580,22 @@ static void json_config(struct sbuf *b, const struct brood_opts *o)
 	json_str_or_null(b, o->cacert);
 	sbuf_addf(b, ",\n    \"insecure\": %s,\n", o->insecure ? "true" : "false");
 	sbuf_addf(b, "    \"tls_version\": %s,\n",
-		  o->tls_version == 12 ? "\"1.2\"" : o->tls_version == 13 ? "\"1.3\"" : "null");
+		  o->tls_version == 12	 ? "\"1.2\""
+		  : o->tls_version == 13 ? "\"1.3\""
+					 : "null");
 	sbuf_addf(b, "    \"quiet\": %s,\n", o->quiet ? "true" : "false");
+	json_config_load(b, o);
 	sbuf_addf(b, "    \"seed\": %" PRIu64 "\n  }\n", o->seed);
+}
+
+void report_json_summary(struct sbuf *b, const struct report_summary *s)
+{
+	json_summary(b, s);
+}
+
+void report_json_config(struct sbuf *b, const struct brood_opts *o)
+{
+	json_config(b, o);
 }
 
 static int write_all(int fd, const char *p, size_t len)
@@ -599,7 +755,9 @@ static void csv_header(struct sbuf *b)
 	for (size_t i = 0; i < 4; i++)
 		for (size_t k = 0; k < 6; k++)
 			sbuf_addf(b, ",%s_ms_%s", lat_names[i], lat_stats[k]);
-	sbuf_adds(b, ",cpu_seconds,cpu_ns_per_chunk,interrupted\n");
+	sbuf_adds(b, ",cpu_seconds,cpu_ns_per_chunk,interrupted,mode,qps,warmup_s,queue_ms_p50,"
+		     "queue_ms_p99,late_requests,dropped_requests,warmup_requests,slo_attainment,"
+		     "goodput_rps\n");
 }
 
 static void csv_row(struct sbuf *b, const struct report_summary *s, const struct brood_opts *o)
@@ -636,7 +794,15 @@ static void csv_row(struct sbuf *b, const struct report_summary *s, const struct
 	for (size_t i = 0; i < 4; i++)
 		sbuf_addf(b, ",%.3f,%.3f,%.3f,%.3f,%.3f,%.3f", lat[i]->mean_ms, lat[i]->p50_ms,
 			  lat[i]->p90_ms, lat[i]->p95_ms, lat[i]->p99_ms, lat[i]->max_ms);
-	sbuf_addf(b, ",%.3f,%.1f,%d\n", s->cpu_seconds, s->cpu_ns_per_chunk, s->interrupted);
+	sbuf_addf(b, ",%.3f,%.1f,%d", s->cpu_seconds, s->cpu_ns_per_chunk, s->interrupted);
+	sbuf_addf(b, ",%s,%g,%g,%.3f,%.3f,%" PRIu64 ",%" PRIu64 ",%" PRIu64,
+		  s->open_loop ? "open" : "closed", s->offered_qps, (double)o->warmup_ns / NS_PER_S,
+		  s->queue.p50_ms, s->queue.p99_ms, s->late_requests, s->dropped_requests,
+		  s->warmup_ok + s->warmup_failed);
+	if (s->has_slo)
+		sbuf_addf(b, ",%.4f,%.3f\n", s->slo_attainment, s->goodput_rps);
+	else
+		sbuf_adds(b, ",,\n");
 }
 
 static int append_row(int fd, const struct report_summary *s, const struct brood_opts *o)

@@ -89,6 +89,23 @@ struct report_summary {
 	char first_error[256];	   /* the engine's first failure sample, or "" */
 	unsigned nr_warnings;
 	char warnings[REPORT_MAX_WARNINGS][REPORT_WARNING_MAX]; /* one line each */
+
+	/* Load model */
+	bool open_loop;		     /* --qps: latencies start at the intended send time */
+	double offered_qps;	     /* --qps (the profile's top with --stages) */
+	double measured_s;	     /* the rates' window: elapsed after the warm-up */
+	struct report_latency queue; /* open loop: intended send time -> send */
+	uint64_t late_requests;	     /* open loop: found no free connection, so waited */
+	uint64_t dropped_requests;   /* open loop: due but never sent */
+	uint64_t warmup_ok;	     /* requests started in the warm-up, kept apart */
+	uint64_t warmup_failed;
+	struct report_latency warmup_e2e;
+	bool has_slo;		       /* --slo given */
+	uint64_t slo_ok;	       /* requests that met every bound */
+	double slo_attainment;	       /* slo_ok / (ok + failed), 0..1 */
+	double goodput_rps;	       /* slo_ok / measured_s */
+	uint64_t short_outputs;	       /* ok requests whose usage fell short of max_tokens */
+	double max_tokens_per_request; /* mean max_tokens asked of ok requests */
 };
 
 /* Fills s from the result and the options, once per run. Pure; s keeps no
@@ -128,5 +145,12 @@ int report_write_file_atomic(const char *path, const char *data, size_t len);
  * short write is cut back off). Returns 0 or -errno.
  */
 int report_append_csv(const char *path, const struct report_summary *s, const struct brood_opts *o);
+
+struct sbuf;
+/* Appends `  "summary": {...},\n` as report_write_json writes it (for the
+ * levels of a sweep). */
+void report_json_summary(struct sbuf *b, const struct report_summary *s);
+/* Appends `  "config": {...}\n` as report_write_json writes it. */
+void report_json_config(struct sbuf *b, const struct brood_opts *o);
 
 #endif

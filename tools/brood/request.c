@@ -214,13 +214,22 @@ int request_build_body(const struct brood_opts *o, char **out, size_t *out_len)
 	sbuf_adds(&b, o->chat ? "\"messages\":[{\"role\":\"user\",\"content\":" : "\"prompt\":");
 	sbuf_add_json_str(&b, prompt, prompt_len);
 	sbuf_adds(&b, o->chat ? "}]," : ",");
-	sbuf_addf(&b, "\"max_tokens\":%u,\"stream\":%s", o->max_tokens,
-		  o->stream ? "true" : "false");
+	/* A varying max_tokens gets a fixed-width slot that each request
+	 * fills in (request_token_slots); the number is -o until then. */
+	sbuf_addf(&b,
+		  opts_tokens_vary(o) ? "\"max_tokens\":%7u,\"stream\":%s"
+				      : "\"max_tokens\":%u,\"stream\":%s",
+		  o->max_tokens, o->stream ? "true" : "false");
 	if (o->stream)
 		sbuf_adds(&b, ",\"stream_options\":{\"include_usage\":true}");
 	/* vLLM, SGLang and TGI then generate exactly max_tokens. */
 	if (o->ignore_eos)
 		sbuf_adds(&b, ",\"ignore_eos\":true");
+	/* vLLM and SGLang also take min_tokens: the length is forced even
+	 * where ignore_eos is not honoured. */
+	if (o->min_tokens)
+		sbuf_addf(&b, opts_tokens_vary(o) ? ",\"min_tokens\":%7u" : ",\"min_tokens\":%u",
+			  o->max_tokens);
 	sbuf_adds(&b, "}");
 	free(synth);
 	return sbuf_take(&b, out, out_len);
@@ -281,4 +290,35 @@ int request_build_models(const struct url *u, const char *api_key, char **out, s
 	add_head(&b, "GET", u, "/v1/models", api_key);
 	sbuf_adds(&b, "Accept: application/json\r\nConnection: close\r\n\r\n");
 	return sbuf_take(&b, out, out_len);
+}
+
+/* The last occurrence of key in [p, p + len), or NULL. */
+static const char *find_last(const char *p, size_t len, const char *key)
+{
+	size_t n = strlen(key);
+
+	for (size_t i = len >= n ? len - n + 1 : 0; i-- > 0;)
+		if (!memcmp(p + i, key, n))
+			return p + i;
+	return NULL;
+}
+
+int request_token_slots(const char *req, size_t len, uint32_t off[2], unsigned *nr)
+{
+	static const char *const keys[] = { "\"max_tokens\":", "\"min_tokens\":" };
+
+	*nr = 0;
+	/* The fields follow the prompt, so the last occurrence is the field
+	 * (a prompt's own quotes are escaped, but may still spell the key). */
+	for (int i = 0; i < 2; i++) {
+		const char *at = find_last(req, len, keys[i]);
+
+		if (!at)
+			continue;
+		at += strlen(keys[i]);
+		if ((size_t)(at - req) + ENGINE_TOKENS_SLOT > len)
+			return -EINVAL;
+		off[(*nr)++] = (uint32_t)(at - req);
+	}
+	return *nr ? 0 : -EINVAL;
 }

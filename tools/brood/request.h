@@ -29,6 +29,14 @@
  */
 int request_build(const struct brood_opts *o, const struct url *u, char **out, size_t *out_len);
 
+/*
+ * Where a request built with a varying max_tokens (opts_tokens_vary) holds
+ * its ENGINE_TOKENS_SLOT-byte max_tokens and min_tokens numbers, in
+ * ascending order, for the engine to fill per request. Returns 0 with *nr
+ * 1 or 2, or -EINVAL when req has no max_tokens field.
+ */
+int request_token_slots(const char *req, size_t len, uint32_t off[2], unsigned *nr);
+
 /* The JSON body alone, as request_build sends it. Same returns and ownership. */
 int request_build_body(const struct brood_opts *o, char **out, size_t *out_len);
 

@@ -19,7 +19,7 @@
 #endif
 
 const char *const result_hist_names[ENGINE_NR_HISTS] = {
-	"ttft", "itl", "tpot", "e2e", "ttfb", "connect", "tls_handshake",
+	"ttft", "itl", "tpot", "e2e", "ttfb", "connect", "tls_handshake", "queue", "warmup_e2e",
 };
 
 static void num(struct sbuf *b, double v)
