@@ -129,7 +129,9 @@ static uint64_t time_of_target(struct sched_arrivals *a)
 		}
 		r0 = s->from * a->scale;
 		r1 = s->duration_ns == SCHED_FOREVER ? r0 : s->to * a->scale;
-		if (r0 == r1) {
+		if (need <= 0) {
+			tau = 0;
+		} else if (r0 == r1) {
 			tau = r0 > 0 ? need / r0 : 0;
 		} else {
 			/* need = r0 tau + (r1 - r0) tau^2 / (2 D), in seconds; the
