@@ -1386,7 +1386,8 @@ void opts_usage(FILE *f)
 {
 	fputs("usage: brood run [flags]\n"
 	      "Drives an OpenAI-compatible server (vLLM, SGLang, TGI, ...) with streaming\n"
-	      "requests from closed-loop users; flags shared with llm_bench mean the same.\n\n",
+	      "requests from closed-loop users, or at --qps in an open loop (latency from\n"
+	      "the intended send time); flags shared with llm_bench mean the same.\n\n",
 	      f);
 	for (size_t i = 0; i < NR_FLAGS; i++) {
 		char left[64];
