@@ -76,7 +76,7 @@ enum {
 #define BGID		0
 #define BACKOFF_NS	(100 * 1000 * 1000ull) /* after a failed connect */
 #define STOP_POLL_NS	(50 * 1000 * 1000ull)  /* how often a shard looks at the stop flag */
-#define TRACE_LINE_BASE 512		       /* bytes of a trace line without event times */
+#define TRACE_LINE_BASE 640		       /* bytes of a trace line without event times */
 #define BATCH_NR	256 /* with --batch-us: wake early once this many are ready */
 
 #ifndef IORING_FEAT_MIN_TIMEOUT
@@ -606,6 +606,10 @@ static void user_next(struct shard *s, struct conn *c)
 		/* The profile has no room for this user now: park until it has. */
 		c->state = CS_PARKED;
 		c->t_wake_ns = t == SCHED_FOREVER ? UINT64_MAX : s->run->t0_ns + t;
+		/* A ramp's rounding may say "now": look again a little later,
+		 * so unpark never meets this user twice in one pass. */
+		if (c->t_wake_ns <= s->now_ns)
+			c->t_wake_ns = s->now_ns + 1000000;
 		if (c->t_wake_ns < s->parked_wake_ns)
 			s->parked_wake_ns = c->t_wake_ns;
 		list_add_tail(&s->parked, &c->link);

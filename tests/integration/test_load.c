@@ -496,7 +496,8 @@ static void test_stages_users(void **state)
 	free(r);
 	for (int u = 1; u < 4; u++) {
 		assert_true(first[u] != UINT64_MAX);
-		assert_true(first[u] >= first[0] + 990 * MS_NS);
+		/* 1 s later by the profile; the margin is for a busy machine. */
+		assert_true(first[u] >= first[0] + 700 * MS_NS);
 	}
 	char *doc = slurp(f.json);
 	assert_non_null(doc);
