@@ -169,7 +169,9 @@ void report_summarize(const struct engine_result *res, const struct brood_opts *
 	s->warmup_failed = c->warmup_failed;
 	s->has_slo = o->has_slo;
 	s->slo_ok = c->slo_ok;
-	s->slo_attainment = per((double)c->slo_ok, (double)(c->requests_ok + c->requests_failed));
+	/* Failed and dropped requests missed the SLO too. */
+	s->slo_attainment = per(
+	    (double)c->slo_ok, (double)(c->requests_ok + c->requests_failed + c->dropped_requests));
 	s->goodput_rps = per((double)c->slo_ok, s->measured_s);
 	s->short_outputs = c->short_outputs;
 	s->max_tokens_per_request = c->requests_ok && c->tokens_asked

@@ -102,7 +102,7 @@ struct report_summary {
 	struct report_latency warmup_e2e;
 	bool has_slo;		       /* --slo given */
 	uint64_t slo_ok;	       /* requests that met every bound */
-	double slo_attainment;	       /* slo_ok / (ok + failed), 0..1 */
+	double slo_attainment;	       /* slo_ok / (ok + failed + dropped), 0..1 */
 	double goodput_rps;	       /* slo_ok / measured_s */
 	uint64_t short_outputs;	       /* ok requests whose usage fell short of max_tokens */
 	double max_tokens_per_request; /* mean max_tokens asked of ok requests */
