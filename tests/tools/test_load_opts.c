@@ -20,6 +20,7 @@
 
 #include "load.h"
 #include "opts.h"
+#include "report.h"
 #include "request.h"
 #include "sweep.h"
 
@@ -406,6 +407,90 @@ static void test_sweep_verdict(void **state)
 	assert_int_equal(v.saturated, -1);
 }
 
+static char *slurp_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = calloc(1, 1 << 16);
+
+	assert_non_null(f);
+	assert_non_null(buf);
+	assert_true(fread(buf, 1, (1 << 16) - 1, f) > 0);
+	fclose(f);
+	return buf;
+}
+
+/* The open loop's fields: rates over the measured window, attainment over
+ * ok + failed + dropped, the keys the issue names. */
+static void test_report_fields(void **state)
+{
+	struct engine_result res;
+	struct hist *h[ENGINE_NR_HISTS];
+	struct report_summary s;
+	struct brood_opts o;
+	char path[] = "/tmp/brood-report-XXXXXX";
+	char *doc;
+	int fd;
+
+	(void)state;
+	memset(&res, 0, sizeof(res));
+	engine_hists_list(&res.h, h);
+	for (int i = 0; i < ENGINE_NR_HISTS; i++)
+		assert_int_equal(hist_init_latency(h[i]), 0);
+	for (uint64_t i = 1; i <= 90; i++) {
+		hist_record(&res.h.e2e, 100 * MS_NS);
+		hist_record(&res.h.queue, i * MS_NS / 10);
+	}
+	hist_record(&res.h.warmup_e2e, 300 * MS_NS);
+	res.c.requests_ok = 90;
+	res.c.requests_failed = 5;
+	res.c.dropped_requests = 5;
+	res.c.late_requests = 7;
+	res.c.slo_ok = 60;
+	res.c.warmup_ok = 3;
+	res.c.output_tokens = 90 * 16;
+	res.c.tokens_asked = 90 * 16;
+	res.c.usage_requests = 90;
+	res.elapsed_ns = 12 * S_NS;
+	res.measured_ns = 10 * S_NS;
+	res.nr_users = 1000;
+	assert_int_equal(
+	    parse(&o, "--qps", "10", "--warmup", "2s", "--slo", "ttft=1s", "-o", "16", NULL), 0);
+	report_summarize(&res, &o, &s);
+	assert_true(fabs(s.rps - 9) < 1e-9);
+	assert_true(fabs(s.slo_attainment - 0.6) < 1e-9);
+	assert_true(fabs(s.goodput_rps - 6) < 1e-9);
+	assert_true(s.queue.count == 90 && fabs(s.queue.max_ms - 9) < 0.01);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(report_write_json(path, &s, &o), 0);
+	doc = slurp_file(path);
+	assert_non_null(strstr(doc, "\"mode\": \"open\""));
+	assert_non_null(strstr(doc, "\"queue_ms\": {\"count\": 90"));
+	assert_non_null(strstr(doc, "\"late_requests\": 7,"));
+	assert_non_null(strstr(doc, "\"dropped_requests\": 5,"));
+	assert_non_null(strstr(doc, "\"slo_attainment\": 0.6,"));
+	assert_non_null(strstr(doc, "\"goodput_rps\": 6,"));
+	assert_non_null(strstr(doc, "\"warmup\": {\"requests_ok\": 3,"));
+	assert_non_null(strstr(doc, "never sent")); /* the dropped warning */
+	free(doc);
+	opts_close(&o);
+
+	/* Closed loop without --slo: no attainment keys. */
+	assert_int_equal(parse(&o, "-u", "2", NULL), 0);
+	report_summarize(&res, &o, &s);
+	assert_true(fabs(s.rps - 90 / 12.0) < 1e-9); /* no warm-up: the whole run */
+	assert_int_equal(report_write_json(path, &s, &o), 0);
+	doc = slurp_file(path);
+	assert_null(strstr(doc, "slo_attainment"));
+	assert_non_null(strstr(doc, "\"mode\": \"closed\""));
+	free(doc);
+	unlink(path);
+	opts_close(&o);
+	for (int i = 0; i < ENGINE_NR_HISTS; i++)
+		hist_close(h[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -421,6 +506,7 @@ int main(void)
 		cmocka_unit_test(test_sweep_flags),
 		cmocka_unit_test(test_token_slots),
 		cmocka_unit_test(test_sweep_verdict),
+		cmocka_unit_test(test_report_fields),
 	};
 
 	unsetenv("OPENAI_API_KEY");
