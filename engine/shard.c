@@ -6,14 +6,17 @@
  * shard_main does not allocate.
  *
  * A user is a closed loop: send the request, read the whole response, send
- * again (after think time, or at the next burst, when asked). In an open
- * loop the connections are a pool instead: requests arrive at the
- * schedule's intended times (schedule.c), take an idle connection or wait in a
- * bounded queue, and their latencies start at the intended time, so a
- * stalled server shows in every request that was due during the stall
- * (wrk2's answer to coordinated omission). Its socket is a direct descriptor in slot conns[i].idx
- * of the ring's sparse file table, so a shard holds as many connections as its table, not as
- * RLIMIT_NOFILE allows the process.
+ * again. Its socket is a direct descriptor in slot conns[i].idx of the
+ * ring's sparse file table, so a shard holds as many connections as its
+ * table, not as RLIMIT_NOFILE allows the process.
+ *
+ * Load models: a closed-loop user may rest between requests (think time,
+ * or until the next burst) and follow a profile's level. In an open loop
+ * the connections are a pool instead: requests arrive at the schedule's
+ * intended times (schedule.c), take an idle connection or wait in a bounded
+ * queue, and their latencies start at the intended time, so a stalled
+ * server shows in every request that was due during the stall (wrk2's
+ * answer to coordinated omission).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -1725,7 +1728,7 @@ static int setup_conns(struct shard *s)
 		}
 	}
 	if (s->open_loop) {
-		/* This shard's share of the queue, at least one entry. */
+		/* This shard's share of --max-queue, rounded up. */
 		uint32_t cap = (cfg->queue_cap + s->run->nr_shards - 1) / s->run->nr_shards;
 		int ret = sched_queue_init(&s->dueq, cap);
 
