@@ -146,7 +146,8 @@ static void test_coordinated_omission(void **state)
 			t0 = r[i].t_intended_ns;
 	assert_true(t0 != UINT64_MAX);
 	/* The stall as the mock placed it: at least this late (the first
-	 * request reached it after t0). 150 ms margins on either side. */
+	 * request reached it after t0). 300 ms margins on either side, for a
+	 * first request that reached the mock late on a busy machine. */
 	p0 = t0 + 1500 * MS_NS;
 	p1 = p0 + 2000 * MS_NS;
 	for (size_t i = 0; i < n; i++) {
@@ -154,7 +155,7 @@ static void test_coordinated_omission(void **state)
 
 		if (r[i].ok && r[i].e2e_ns >= 1000 * MS_NS)
 			slow_open++;
-		if (!r[i].ok || ti < p0 + 150 * MS_NS || ti > p1 - 150 * MS_NS)
+		if (!r[i].ok || ti < p0 + 300 * MS_NS || ti > p1 - 300 * MS_NS)
 			continue;
 		due++;
 		/* Ended after the stall; its latency holds what was left of it. */
@@ -163,9 +164,9 @@ static void test_coordinated_omission(void **state)
 				 (double)(ti - t0) / 1e9, (double)(ti + r[i].e2e_ns - t0) / 1e9);
 	}
 	free(r);
-	/* 25/s over the 1.7 s inner window: about 42 due, each one counted. */
-	if (due < 36 || due > 48)
-		fail_msg("%u requests due inside the stall, expected about 42", due);
+	/* 25/s over the 1.4 s inner window: about 35 due, each one counted. */
+	if (due < 30 || due > 40)
+		fail_msg("%u requests due inside the stall, expected about 35", due);
 	/* About 25 were due in the stall's first second: latency >= 1 s. */
 	if (slow_open < 20)
 		fail_msg("only %u requests took >= 1 s", slow_open);
@@ -197,13 +198,14 @@ static void test_coordinated_omission(void **state)
 	assert_true(slow_open > 10 * (slow_closed ? slow_closed : 1));
 }
 
-/* The mock generates 4 completions at once; the sweep doubles users until
- * TTFT more than doubles: at 8. */
+/* The mock generates 4 completions at once (TTFT 200 ms, E2E 510 ms); the
+ * sweep doubles users until TTFT more than doubles: at 8, where half the
+ * requests wait a whole E2E for a slot (TTFT ~700 ms). */
 static void test_sweep_finds_capacity(void **state)
 {
 	(void)state;
 	const char *margs[] = {
-		"--ttft-ms", "100", "--itl-ms", "5", "--max-concurrency", "4", NULL
+		"--ttft-ms", "200", "--itl-ms", "10", "--max-concurrency", "4", NULL
 	};
 	struct fixture f;
 	char csv[600];
@@ -223,9 +225,9 @@ static void test_sweep_finds_capacity(void **state)
 			       "--warmup",
 			       "500ms",
 			       "-o",
-			       "16",
+			       "32",
 			       "--slo",
-			       "ttft=150ms",
+			       "ttft=350ms",
 			       "--json",
 			       f.json,
 			       "--summary-file",
@@ -348,12 +350,12 @@ static void test_late_and_dropped(void **state)
 	free(doc);
 }
 
-/* max_tokens uniform in 2..20 with TTFT 10 ms, ITL 10 ms: e2e is
- * 10 ms * max_tokens, so --slo e2e=105ms passes 2..10 and fails 11..20. */
+/* max_tokens uniform in 2..20 with TTFT 20 ms, ITL 20 ms: e2e is
+ * 20 ms * max_tokens, so --slo e2e=210ms passes 2..10 and fails 11..20. */
 static void test_warmup_slo_tokens(void **state)
 {
 	(void)state;
-	const char *margs[] = { "--ttft-ms", "10", "--itl-ms", "10", NULL };
+	const char *margs[] = { "--ttft-ms", "20", "--itl-ms", "20", NULL };
 	struct fixture f;
 	struct req *r;
 	size_t n;
@@ -379,7 +381,7 @@ static void test_warmup_slo_tokens(void **state)
 			       "--max-tokens-range",
 			       "2:20",
 			       "--slo",
-			       "e2e=105ms",
+			       "e2e=210ms",
 			       "--json",
 			       f.json,
 			       "--trace",
@@ -394,7 +396,7 @@ static void test_warmup_slo_tokens(void **state)
 	double att = sum_num(doc, "slo_attainment", NULL);
 	const char *wok[] = { "summary", "warmup", "requests_ok", NULL };
 	assert_true(ok >= 30);
-	if (att < 0.3 || att > 0.65)
+	if (att < 0.25 || att > 0.7)
 		fail_msg("slo_attainment %.3f, expected about 9/19", att);
 	assert_true(fabs(sum_num(doc, "goodput_rps", NULL) - att * sum_num(doc, "rps", NULL)) <
 		    0.01 * sum_num(doc, "rps", NULL) + 1e-9);
@@ -437,15 +439,24 @@ static void test_burst_and_wait(void **state)
 	n = read_trace(f.trace, &r);
 	for (size_t i = 0; i < n; i++)
 		t0 = r[i].t_start_ns < t0 ? r[i].t_start_ns : t0;
-	/* 4 users x 3 bursts; each request starts at a whole second. */
-	assert_int_equal(n, 12);
+	/* 4 users x 3 bursts at most (a starved shard may start the last
+	 * burst late enough to be cancelled); each starts at a whole second.
+	 * Without --burst they would be over a hundred, at any phase. */
+	char *doc = slurp(f.json);
+	assert_non_null(doc);
+	double started = sum_num(doc, "requests_ok", NULL) + sum_num(doc, "requests_failed", NULL) +
+			 sum_num(doc, "requests_cancelled", NULL);
+	free(doc);
+	if (started < 8 || started > 12 || n < 8)
+		fail_msg("%.0f requests started, %zu traced: expected 12 (4 users x 3 bursts)",
+			 started, n);
 	for (size_t i = 0; i < n; i++) {
 		uint64_t into = (r[i].t_start_ns - t0) % S_NS;
 
 		/* t0 is the first start, itself a little after the boundary. */
 		if (into > S_NS / 2)
 			into = S_NS - into;
-		if (into > 300 * MS_NS)
+		if (into > 450 * MS_NS)
 			fail_msg("request %zu started %.0f ms into its burst", i, into / 1e6);
 	}
 	free(r);
@@ -455,7 +466,7 @@ static void test_burst_and_wait(void **state)
 			       "-o",	  "4",	 "--json", f.json,  "-q", NULL };
 	assert_int_equal(run_cmd(wait, f.out, f.err, 60), 0);
 	mock_stop(&f.m);
-	char *doc = slurp(f.json);
+	doc = slurp(f.json);
 	assert_non_null(doc);
 	/* About 2 s / (300 ms + 13 ms); without --wait it would be ~100. */
 	double ok = sum_num(doc, "requests_ok", NULL);
