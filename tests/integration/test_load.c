@@ -209,10 +209,11 @@ static void test_sweep_finds_capacity(void **state)
 		"--ttft-ms", "200", "--itl-ms", "10", "--max-concurrency", "4", NULL
 	};
 	struct fixture f;
-	char csv[600];
+	char csv[600], html[600];
 
 	fixture_start(&f, margs);
 	snprintf(csv, sizeof(csv), "%s/sweep.csv", f.dir);
+	snprintf(html, sizeof(html), "%s/sweep.html", f.dir);
 	const char *argv[] = { brood_bin,
 			       "sweep",
 			       "-H",
@@ -233,6 +234,8 @@ static void test_sweep_finds_capacity(void **state)
 			       f.json,
 			       "--summary-file",
 			       csv,
+			       "--html",
+			       html,
 			       NULL };
 	assert_int_equal(run_cmd(argv, f.out, f.err, 120), 0);
 	mock_stop(&f.m);
@@ -257,6 +260,11 @@ static void test_sweep_finds_capacity(void **state)
 		lines += *p == '\n';
 	assert_int_equal(lines, 5); /* header and levels 1, 2, 4, 8 */
 	free(rows);
+	/* The sweep's page, drawn from the same JSON. */
+	char *page = slurp(html);
+	assert_non_null(page);
+	assert_non_null(strstr(page, "Saturation at level 8"));
+	free(page);
 }
 
 static int cmp_u64(const void *a, const void *b)

@@ -463,7 +463,7 @@ static void test_report_fields(void **state)
 	fd = mkstemp(path);
 	assert_true(fd >= 0);
 	close(fd);
-	assert_int_equal(report_write_json(path, &s, &o), 0);
+	assert_int_equal(report_write_json(path, &s, &o, &res), 0);
 	doc = slurp_file(path);
 	assert_non_null(strstr(doc, "\"mode\": \"open\""));
 	assert_non_null(strstr(doc, "\"queue_ms\": {\"count\": 90"));
@@ -480,7 +480,7 @@ static void test_report_fields(void **state)
 	assert_int_equal(parse(&o, "-u", "2", NULL), 0);
 	report_summarize(&res, &o, &s);
 	assert_true(fabs(s.rps - 90 / 12.0) < 1e-9); /* no warm-up: the whole run */
-	assert_int_equal(report_write_json(path, &s, &o), 0);
+	assert_int_equal(report_write_json(path, &s, &o, &res), 0);
 	doc = slurp_file(path);
 	assert_null(strstr(doc, "slo_attainment"));
 	assert_non_null(strstr(doc, "\"mode\": \"closed\""));

@@ -73,13 +73,10 @@ static void level_or_null(struct sbuf *b, const struct sweep_level *lv, int i)
 		sbuf_addf(b, "%.10g", lv[i].level);
 }
 
-int sweep_write_json(const char *path, const struct sweep_level *lv, unsigned n,
-		     const struct sweep_verdict *v, const struct brood_opts *o)
+int sweep_json_build(const struct sweep_level *lv, unsigned n, const struct sweep_verdict *v,
+		     const struct brood_opts *o, char **out, size_t *out_len)
 {
 	struct sbuf b = { 0 };
-	char *data;
-	size_t len;
-	int ret;
 
 	sbuf_addf(&b,
 		  "{\n  \"schema_version\": %d,\n  \"tool\": \"brood\",\n  \"version\": \"%s\",\n"
@@ -114,10 +111,5 @@ int sweep_write_json(const char *path, const struct sweep_level *lv, unsigned n,
 	}
 	report_json_config(&b, o);
 	sbuf_adds(&b, "}\n");
-	ret = sbuf_take(&b, &data, &len);
-	if (ret)
-		return ret;
-	ret = report_write_file_atomic(path, data, len);
-	free(data);
-	return ret;
+	return sbuf_take(&b, out, out_len);
 }

@@ -44,10 +44,10 @@ struct sweep_verdict {
 void sweep_evaluate(const struct sweep_level *lv, unsigned n, const struct brood_opts *o,
 		    struct sweep_verdict *v);
 
-/* Writes the sweep's JSON (levels, saturation, slo, config) atomically.
- * Returns 0 or -errno. */
-int sweep_write_json(const char *path, const struct sweep_level *lv, unsigned n,
-		     const struct sweep_verdict *v, const struct brood_opts *o);
+/* The sweep's JSON (levels, environment, saturation, slo, config); *out is
+ * malloc'd. Returns 0 or -ENOMEM. */
+int sweep_json_build(const struct sweep_level *lv, unsigned n, const struct sweep_verdict *v,
+		     const struct brood_opts *o, char **out, size_t *out_len);
 
 /* The `brood sweep` command (sweep_cmd.c). Returns the exit status. */
 int sweep_main(int argc, char **argv);

@@ -16,6 +16,7 @@
 
 #include "cmd.h"
 #include "engine.h"
+#include "html.h"
 #include "opts.h"
 #include "report.h"
 #include "sweep.h"
@@ -149,9 +150,23 @@ int sweep_main(int argc, char **argv)
 	}
 	sweep_evaluate(lv, n, &o, &v);
 	print_verdict(lv, &v, &o);
-	if (o.json_path && (ret = sweep_write_json(o.json_path, lv, n, &v, &o)) < 0) {
-		fprintf(stderr, "brood: cannot write %s: %s\n", o.json_path, strerror(-ret));
-		code = EXIT_SETUP;
+	if (o.json_path || o.html_path) {
+		char *json = NULL;
+		size_t len = 0;
+
+		ret = sweep_json_build(lv, n, &v, &o, &json, &len);
+		if (!ret && o.json_path && (ret = report_write_file_atomic(o.json_path, json, len)))
+			fprintf(stderr, "brood: cannot write %s: %s\n", o.json_path,
+				strerror(-ret));
+		/* The same page `brood report SWEEP.json --html` draws. */
+		if (!ret && o.html_path &&
+		    (ret = html_write_from_json(o.html_path, json, len, err, sizeof(err))))
+			fprintf(stderr, "brood: cannot write %s: %s\n", o.html_path, err);
+		if (ret == -ENOMEM)
+			fprintf(stderr, "brood: out of memory writing the sweep's results\n");
+		if (ret)
+			code = EXIT_SETUP;
+		free(json);
 	}
 out:
 	for (unsigned i = 0; i < ENGINE_MAX_TARGETS; i++)
