@@ -4,13 +4,13 @@
  * stuck server.
  *
  * --max-concurrency N: at most N completion requests are generated at once
- * across the whole server (an atomic count the workers share); the rest
- * wait in their worker's FIFO, with the response head already sent, as a
- * batching server's scheduler queue does, and their plan (TTFT, then the
- * tokens) starts when they are admitted. So TTFT grows with the queue past
- * N. A slot freed in one worker is taken by another's queue within
- * ADMIT_POLL_NS (each worker polls while its queue is not empty); within a
- * worker the order is first come, first served.
+ * (an atomic count); the rest wait in a FIFO, with the response head
+ * already sent, as a batching server's scheduler queue does, and their plan
+ * (TTFT, then the tokens) starts when they are admitted. So TTFT grows with
+ * the queue past N. main.c runs one worker with --max-concurrency, so the
+ * queue is first come, first served: with several, a slot freed in one
+ * worker would go to its own queue at once and to the others' only when
+ * they poll (ADMIT_POLL_NS), which starves some connections.
  *
  * --pause-at-ms A --pause-ms D: A ms after the first completion request
  * arrives, every worker stops for D ms: no reads, no writes, no timers, as

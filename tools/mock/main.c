@@ -54,7 +54,8 @@ static const char usage[] =
     "  --tls-no-tickets        issue no session tickets: every handshake is a full one\n"
     "  --requests-per-conn N   close each connection after N answers, as servers with a\n"
     "                          keep-alive limit do (0: never)\n"
-    "  --max-concurrency N     generate at most N completions at once; the rest queue (any)\n"
+    "  --max-concurrency N     generate at most N completions at once; the rest queue\n"
+    "                          first come, first served (one worker) (any)\n"
     "  --pause-at-ms MS        stall every worker MS after the first completion request\n"
     "  --pause-ms MS           ... for MS (with --pause-at-ms)\n"
     "  --help                  this text\n";
@@ -112,6 +113,7 @@ static const struct option options[] = {
 
 struct args {
 	unsigned threads; /* 0: automatic */
+	bool max_conns_set;
 	const char *truth_path;
 	const char *tokenizer; /* --tokenizer, or NULL */
 	const char *tls_cert;
@@ -213,6 +215,7 @@ static void parse_args(int argc, char **argv, struct mock_config *cfg, struct ar
 			break;
 		case OPT_MAX_CONNS:
 			cfg->max_conns = (unsigned)parse_u64("--max-conns", optarg, 1, 10000000);
+			a->max_conns_set = true;
 			break;
 		case OPT_MAX_BODY:
 			cfg->max_body_bytes = parse_u64("--max-body", optarg, 0, 1u << 30);
@@ -530,6 +533,18 @@ int main(int argc, char **argv)
 
 	inet_pton(AF_INET, cfg.host, &cfg.addr);
 	parse_args(argc, argv, &cfg, &a);
+	if (cfg.max_concurrency) {
+		struct rlimit rl;
+
+		/* admit.c: one worker keeps the queue first come, first served. */
+		if (a.threads > 1)
+			bad_usage(
+			    "--max-concurrency runs one worker (a FIFO queue): drop --threads");
+		a.threads = 1;
+		if (!a.max_conns_set && !getrlimit(RLIMIT_NOFILE, &rl) &&
+		    rl.rlim_max > 4 * FD_RESERVE && rl.rlim_max - 2 * FD_RESERVE < cfg.max_conns)
+			cfg.max_conns = (unsigned)(rl.rlim_max - 2 * FD_RESERVE);
+	}
 	if (a.tokenizer) {
 		char err[512];
 
