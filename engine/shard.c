@@ -872,7 +872,9 @@ static void request_end(struct shard *s, struct conn *c, bool keep)
 		record_failed(s, c);
 	else
 		record_ok(s, c, tokens);
-	tokpipe_end(s, c, !c->err, c->flags & CF_SSE, c->flags & CF_HAS_USAGE, c->usage_completion);
+	/* Warm-up requests are not timed per token either. */
+	tokpipe_end(s, c, !c->err && measured(c), c->flags & CF_SSE, c->flags & CF_HAS_USAGE,
+		    c->usage_completion);
 	if (s->run->trace_fd >= 0)
 		trace_request(s, c, tokens);
 

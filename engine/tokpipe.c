@@ -91,7 +91,8 @@ void tokpipe_end(struct shard *s, struct conn *c, bool ok, bool stream, bool has
 			     .conn = c->idx,
 			     .seq = c->tok.seq,
 			     .offset = c->tok.off,
-			     .t_ns = c->t_send_ns,
+			     /* latency base: the intended send time in an open loop */
+			     .t_ns = c->t_intended_ns ? c->t_intended_ns : c->t_send_ns,
 			     .usage = usage };
 	struct tp_end_id id = { .user = c->user };
 	size_t id_len = 0;
