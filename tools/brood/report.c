@@ -582,9 +582,7 @@ static void json_config(struct sbuf *b, const struct brood_opts *o)
 	json_str_or_null(b, o->cacert);
 	sbuf_addf(b, ",\n    \"insecure\": %s,\n", o->insecure ? "true" : "false");
 	sbuf_addf(b, "    \"tls_version\": %s,\n",
-		  o->tls_version == 12	 ? "\"1.2\""
-		  : o->tls_version == 13 ? "\"1.3\""
-					 : "null");
+		  o->tls_version == 12 ? "\"1.2\"" : o->tls_version == 13 ? "\"1.3\"" : "null");
 	sbuf_addf(b, "    \"quiet\": %s,\n", o->quiet ? "true" : "false");
 	json_config_load(b, o);
 	sbuf_addf(b, "    \"seed\": %" PRIu64 "\n  }\n", o->seed);
