@@ -34,12 +34,18 @@ uint64_t engine_now_ns(void)
 
 void engine_stop(void)
 {
-	stop_flag = 1;
+	if (stop_flag < 2)
+		stop_flag = stop_flag + 1;
 }
 
 bool engine_stop_requested(void)
 {
 	return stop_flag != 0;
+}
+
+int engine_stop_level(void)
+{
+	return stop_flag;
 }
 
 const char *engine_err_name(enum engine_err e)
@@ -49,6 +55,10 @@ const char *engine_err_name(enum engine_err e)
 		[ENGINE_ERR_PROTOCOL] = "protocol", [ENGINE_ERR_TIMEOUT] = "timeout",
 		[ENGINE_ERR_RESET] = "reset",	    [ENGINE_ERR_SERVER] = "server_error",
 		[ENGINE_ERR_TLS] = "tls",
+		[ENGINE_ERR_CONNECT_TIMEOUT] = "connect_timeout",
+		[ENGINE_ERR_FIRST_BYTE_TIMEOUT] = "first_byte_timeout",
+		[ENGINE_ERR_FIRST_TOKEN_TIMEOUT] = "first_token_timeout",
+		[ENGINE_ERR_IDLE_TIMEOUT] = "idle_timeout",
 	};
 
 	return (unsigned)e < ENGINE_NR_ERR ? names[e] : "unknown";
@@ -158,6 +168,20 @@ static int check_config(const struct engine_config *cfg, unsigned nr_shards, cha
 		snprintf(err, err_len, "--max-event-bytes must be at least 256");
 		return -EINVAL;
 	}
+	for (unsigned i = 0; i < cfg->nr_sources; i++) {
+		for (unsigned t = 0; t < cfg->nr_targets; t++) {
+			if (cfg->sources[i].addr.ss_family != cfg->targets[t].addr.ss_family) {
+				snprintf(err, err_len,
+					 "--source-ips: source address %u is %s but target %u is "
+					 "%s: give addresses of the targets' family",
+					 i + 1,
+					 cfg->sources[i].addr.ss_family == AF_INET ? "IPv4" : "IPv6",
+					 t + 1,
+					 cfg->targets[t].addr.ss_family == AF_INET ? "IPv4" : "IPv6");
+				return -EINVAL;
+			}
+		}
+	}
 	/* One ring's registered-file table is limited by RLIMIT_NOFILE. */
 	if (per_shard + NOFILE_RESERVE > nofile) {
 		unsigned need = (unsigned)((cfg->nr_users + (nofile - NOFILE_RESERVE) - 1) /
@@ -207,6 +231,11 @@ static int merge(struct shard *shards, unsigned n, struct engine_result *res)
 		res->shard_cpu_seconds += shards[i].cpu_seconds;
 		if (!res->first_error[0] && shards[i].first_error[0])
 			memcpy(res->first_error, shards[i].first_error, sizeof(res->first_error));
+		for (int e = 0; e < ENGINE_NR_ERR; e++)
+			for (unsigned k = 0;
+			     k < shards[i].nr_samples[e] && res->nr_samples[e] < ENGINE_SAMPLES; k++)
+				memcpy(res->samples[e][res->nr_samples[e]++], shards[i].samples[e][k],
+				       ENGINE_SAMPLE_LEN);
 	}
 	return 0;
 }

@@ -26,6 +26,10 @@
 #define ENGINE_MAX_SHARDS      256
 #define ENGINE_MAX_TOK_THREADS 256
 #define ENGINE_TOKENS_SLOT     7 /* bytes of a max_tokens slot in a request: "1000000" */
+#define ENGINE_MAX_SOURCES 64  /* --source-ips */
+#define ENGINE_NR_CODES	   600 /* HTTP status codes counted one by one: 0..599 */
+#define ENGINE_SAMPLES	   3   /* offending-bytes samples kept per error class */
+#define ENGINE_SAMPLE_LEN  256 /* bytes per sample, with the NUL */
 
 struct engine_target {
 	struct sockaddr_storage addr; /* resolved address */
@@ -66,6 +70,12 @@ struct engine_tokenizer {
 #define ENGINE_TOK_MAX_TEXT_DEFAULT (64u * 1024)
 struct tls_ctx;
 
+/* A local address that connections are bound to before connecting. */
+struct engine_source {
+	struct sockaddr_storage addr; /* port 0: the kernel picks one per connection */
+	socklen_t addr_len;
+};
+
 struct engine_config {
 	struct engine_target targets[ENGINE_MAX_TARGETS];
 	unsigned nr_targets;
@@ -74,6 +84,14 @@ struct engine_config {
 	uint64_t run_time_ns;	   /* 0 = no limit */
 	uint64_t max_requests;	   /* stop after this many requests finish; 0 = no limit */
 	uint64_t timeout_ns;	   /* whole-request limit; 0 = none */
+	uint64_t connect_timeout_ns;	 /* connect submitted -> connected; 0 = none */
+	uint64_t first_byte_timeout_ns;	 /* request sent -> first response byte; 0 = none */
+	uint64_t first_token_timeout_ns; /* request sent -> first content token (SSE); 0 = none */
+	uint64_t idle_timeout_ns;	 /* longest gap between response bytes; 0 = none */
+	uint64_t grace_ns;		 /* after engine_stop: in-flight requests may finish */
+	unsigned retries;		 /* extra attempts of a retryable failure; 0 = none */
+	struct engine_source sources[ENGINE_MAX_SOURCES]; /* --source-ips */
+	unsigned nr_sources;				  /* 0: the kernel picks */
 	unsigned nr_shards;	   /* threads/rings; 0 = one per CPU we may use */
 	uint32_t max_event_bytes;  /* largest SSE event/response head kept per connection */
 	uint32_t input_tokens;	   /* prompt tokens per request, for input tokens/s */
@@ -118,6 +136,10 @@ enum engine_err {
 	ENGINE_ERR_RESET,    /* connection reset or closed mid-response */
 	ENGINE_ERR_SERVER,   /* an error object inside a 2xx stream */
 	ENGINE_ERR_TLS,	     /* TLS handshake, certificate or record failure (OpenSSL's reason) */
+	ENGINE_ERR_CONNECT_TIMEOUT,	/* not connected within --connect-timeout */
+	ENGINE_ERR_FIRST_BYTE_TIMEOUT,	/* no response byte within --first-byte-timeout */
+	ENGINE_ERR_FIRST_TOKEN_TIMEOUT, /* no content token within --first-token-timeout */
+	ENGINE_ERR_IDLE_TIMEOUT,	/* a gap between response bytes over --idle-timeout */
 	ENGINE_NR_ERR,
 };
 
@@ -130,7 +152,10 @@ struct engine_counters {
 	uint64_t requests_ok;
 	uint64_t requests_failed;
 	uint64_t requests_cancelled; /* in flight when the run ended */
+	uint64_t retries;	     /* extra attempts (--retries); not in started */
+	uint64_t server_closes;	     /* responses whose head said the connection closes */
 	uint64_t errors[ENGINE_NR_ERR];
+	uint64_t http_codes[ENGINE_NR_CODES]; /* failed requests by final HTTP status (>= 600: [0]) */
 	uint64_t status[6]; /* final responses by class: [2] = 2xx ... [5] = 5xx, [0] = 6xx-9xx */
 	uint64_t chunks;    /* SSE events that carried content */
 	uint64_t events;    /* all SSE events */
@@ -252,6 +277,9 @@ struct engine_result {
 	unsigned nr_tok_threads;
 	double tok_cpu_seconds; /* the tokenizer threads' CPU */
 	struct engine_tokens tok;
+	/* The first few failures of each class, with the bytes at fault. */
+	char samples[ENGINE_NR_ERR][ENGINE_SAMPLES][ENGINE_SAMPLE_LEN];
+	unsigned nr_samples[ENGINE_NR_ERR];
 };
 
 /* Live figures for a progress display, summed over shards, once a second
@@ -276,7 +304,11 @@ typedef void (*engine_progress_fn)(const struct engine_progress *p, void *arg);
 int engine_run(const struct engine_config *cfg, struct engine_result *res,
 	       engine_progress_fn progress, void *arg, char *err, size_t err_len);
 
-/* Async-signal-safe: asks a running engine_run to stop; results are kept. */
+/*
+ * Async-signal-safe: asks a running engine_run to stop; results are kept.
+ * The first call stops new requests and gives those in flight grace_ns to
+ * finish (then they are cancelled); a second call cancels them at once.
+ */
 void engine_stop(void);
 
 /* Whether engine_stop was called (a later run would stop at once). */

@@ -46,14 +46,31 @@ struct conn_msg {
 	char digits[ENGINE_TOKENS_SLOT];
 };
 
+/*
+ * Timeouts. Each kind has one duration for the whole run, so a list per
+ * kind, appended to when armed, stays sorted by deadline: arming, re-arming
+ * (the idle timer, on every read) and disarming are O(1) and allocate
+ * nothing, and the earliest deadline of a kind is its list's head.
+ */
+enum engine_timer {
+	TIMER_CONNECT,	   /* connect submitted -> connected */
+	TIMER_FIRST_BYTE,  /* request sent -> first response byte */
+	TIMER_FIRST_TOKEN, /* request sent -> first content token */
+	TIMER_IDLE,	   /* last response byte -> the next one */
+	TIMER_WHOLE,	   /* request began -> response complete (--timeout) */
+	ENGINE_NR_TIMERS,
+};
+
 struct conn {
-	struct list link;	  /* in the shard's deadline, backoff, idle or parked list */
-	uint64_t t_start_ns;	  /* request began (deadline base) */
+	struct list link;			 /* in the shard's backoff, idle or parked list */
+	struct list tlink[ENGINE_NR_TIMERS];	 /* in the shard's timer lists */
+	uint64_t t_armed_ns[ENGINE_NR_TIMERS];	 /* when each timer was armed */
+	uint64_t t_start_ns;	  /* request began */
 	uint64_t t_send_ns;	  /* request sent; 0 while connecting */
 	uint64_t t_first_byte_ns; /* 0 until the first response byte */
 	uint64_t t_first_token_ns;
 	uint64_t t_last_chunk_ns;
-	uint64_t t_wake_ns;	   /* backoff, think, burst or parked: when to go on */
+	uint64_t t_wake_ns;	   /* backoff, retry, think, burst or parked: when to go on */
 	uint64_t body_left;	   /* bytes; FRAMING_LENGTH bodies */
 	uint64_t usage_completion; /* usage.completion_tokens when seen */
 	uint64_t usage_prompt;
@@ -75,7 +92,10 @@ struct conn {
 	uint32_t events;    /* SSE events of this response */
 	uint32_t chunks;    /* content events of this response */
 	uint16_t target;
+	uint16_t source;	 /* index in cfg->sources, when there are any */
 	uint16_t status;
+	uint16_t retry_after_s; /* the response's Retry-After, in seconds; 0 = none */
+	uint16_t attempt;	 /* retries of this request so far */
 	uint8_t state;	     /* enum conn_state */
 	uint8_t rstate;	     /* enum resp_state */
 	uint8_t framing;     /* enum http1_framing */
@@ -122,8 +142,9 @@ struct shard {
 	uint32_t tls_out_cap;	    /* bytes */
 	char *tls_plain;	    /* TLS_RECORD_MAX + JSON_PADDING: decrypted bytes */
 
-	struct list deadlines; /* conns with a request or connect in flight, oldest first */
-	struct list backoff;   /* conns waiting to reconnect, earliest first */
+	struct list timers[ENGINE_NR_TIMERS]; /* armed conns per kind, earliest deadline first */
+	uint64_t timer_ns[ENGINE_NR_TIMERS];  /* each kind's duration; 0 = off */
+	struct list backoff;		      /* conns waiting to reconnect or retry, earliest first */
 
 	/* Load model */
 	struct list idle;	 /* closed loop: in think time or before a burst, earliest first */
@@ -140,7 +161,9 @@ struct shard {
 	struct conn_msg *msgs;	/* one per conn when targets have token slots */
 	uint64_t t_warm_end_ns; /* requests starting before this are warm-up */
 	uint64_t now_ns;
-	bool stopping;
+	bool stopping;		/* no new requests */
+	bool draining;		/* stopping: requests in flight have until grace_end_ns */
+	uint64_t grace_end_ns;
 	struct spsc *tok_rings; /* [nr_tok] rings to the tokenizer threads, or NULL */
 	unsigned nr_tok;
 	uint32_t tok_max_text; /* a longer response's token timing is lost */
@@ -161,6 +184,8 @@ struct shard {
 	uint64_t t_done_ns; /* when the shard finished */
 	int done;	    /* atomic: the thread is finished */
 	char first_error[256];
+	char samples[ENGINE_NR_ERR][ENGINE_SAMPLES][ENGINE_SAMPLE_LEN];
+	unsigned nr_samples[ENGINE_NR_ERR];
 };
 
 /* The shards' counters and live buckets summed at one moment (series.c). */
@@ -195,6 +220,7 @@ void stls_end(struct conn *c, bool clean);
 
 uint64_t engine_now_ns(void);
 bool engine_stop_requested(void);
+int engine_stop_level(void); /* 0: run; 1: stop gracefully; 2: stop now */
 
 /* Single-writer counters that another thread reads: relaxed stores keep
  * them tear-free without a locked instruction. */

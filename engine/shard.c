@@ -43,6 +43,7 @@ enum op {
 	OP_RECV,
 	OP_TRACE,
 	OP_CANCEL,
+	OP_BIND,
 };
 
 enum conn_state {
@@ -50,6 +51,7 @@ enum conn_state {
 	CS_BUSY,    /* a request is in progress (maybe still connecting) */
 	CS_WAITING, /* response done, waiting for the send CQE before the next */
 	CS_BACKOFF, /* connect failed; retry at t_wake_ns */
+	CS_RETRY,   /* the request failed retryably; its next attempt starts at t_wake_ns */
 	CS_RETIRED,
 	CS_RESTING, /* closed loop: think time or waiting for the burst, until t_wake_ns */
 	CS_PARKED,  /* closed loop: the profile has no room for this user now */
@@ -81,6 +83,12 @@ enum {
 #define STOP_POLL_NS	(50 * 1000 * 1000ull)  /* how often a shard looks at the stop flag */
 #define TRACE_LINE_BASE 640		       /* bytes of a trace line without event times */
 #define BATCH_NR	256 /* with --batch-us: wake early once this many are ready */
+#define RETRY_BASE_NS	(100 * 1000 * 1000ull)	  /* first retry without Retry-After */
+#define RETRY_MAX_NS	(2 * 1000 * 1000 * 1000ull) /* exponential backoff's cap */
+#define RETRY_AFTER_MAX_S 30			  /* a longer Retry-After is capped here */
+
+/* Linux 6.11; liburing 2.3 has neither the opcode nor io_uring_prep_bind. */
+#define OPCODE_BIND 56
 
 #ifndef IORING_FEAT_MIN_TIMEOUT
 #define IORING_FEAT_MIN_TIMEOUT (1U << 15) /* Linux 6.12: min_wait_usec in getevents_arg */
@@ -137,6 +145,12 @@ static void list_add_tail(struct list *l, struct list *n)
 static struct conn *list_first_conn(const struct list *l)
 {
 	return (struct conn *)((char *)l->next - offsetof(struct conn, link));
+}
+
+static struct conn *timer_first(const struct shard *s, enum engine_timer k)
+{
+	return (struct conn *)((char *)s->timers[k].next - offsetof(struct conn, tlink) -
+			       (size_t)k * sizeof(struct list));
 }
 
 /* ---- ring helpers ---- */
@@ -221,21 +235,24 @@ static void set_err(struct shard *s, struct conn *c, enum engine_err e, const ch
 	if (c->err)
 		return;
 	c->err = (uint8_t)(e + 1);
-	if (s->first_error[0])
+	if (s->first_error[0] && s->nr_samples[e] >= ENGINE_SAMPLES)
 		return;
 
 	char where[80];
+	char *out = s->nr_samples[e] < ENGINE_SAMPLES ? s->samples[e][s->nr_samples[e]++]
+						      : s->first_error;
 	int n;
 	va_list ap;
 
 	format_target(&s->cfg->targets[c->target], where, sizeof(where));
-	n = snprintf(s->first_error, sizeof(s->first_error), "%s (%s): ", engine_err_name(e),
-		     where);
-	if (n < 0 || (size_t)n >= sizeof(s->first_error))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(s->first_error + n, sizeof(s->first_error) - (size_t)n, fmt, ap);
-	va_end(ap);
+	n = snprintf(out, ENGINE_SAMPLE_LEN, "%s (%s): ", engine_err_name(e), where);
+	if (n >= 0 && (size_t)n < ENGINE_SAMPLE_LEN) {
+		va_start(ap, fmt);
+		vsnprintf(out + n, ENGINE_SAMPLE_LEN - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	if (!s->first_error[0] && out != s->first_error)
+		memcpy(s->first_error, out, sizeof(s->first_error));
 }
 
 /* set_err with a printable excerpt of the bytes at fault, for the report. */
@@ -250,13 +267,27 @@ static void set_err_bytes(struct shard *s, struct conn *c, enum engine_err e, co
 	set_err(s, c, e, "%s: %s", what, ex);
 }
 
-/* ---- deadlines ---- */
+/* ---- timers ---- */
 
-static void deadline_set(struct shard *s, struct conn *c)
+/* (Re)arms timer k of c from now; a kind that is off is never armed. */
+static void timer_arm(struct shard *s, struct conn *c, enum engine_timer k)
 {
-	list_del(&c->link);
-	c->t_start_ns = s->now_ns;
-	list_add_tail(&s->deadlines, &c->link);
+	list_del(&c->tlink[k]);
+	if (!s->timer_ns[k])
+		return;
+	c->t_armed_ns[k] = s->now_ns;
+	list_add_tail(&s->timers[k], &c->tlink[k]);
+}
+
+static void timer_disarm(struct conn *c, enum engine_timer k)
+{
+	list_del(&c->tlink[k]);
+}
+
+static void timers_disarm(struct conn *c)
+{
+	for (int k = 0; k < ENGINE_NR_TIMERS; k++)
+		list_del(&c->tlink[k]);
 }
 
 /* ---- connections ---- */
@@ -322,7 +353,7 @@ static void conn_open(struct shard *s, struct conn *c)
 	const struct engine_target *t = &s->cfg->targets[c->target];
 	struct io_uring_sqe *sqe;
 
-	reserve_sqes(s, 3);
+	reserve_sqes(s, 4);
 	if (c->flags & CF_SLOT_USED) {
 		sqe = get_sqe(s);
 		io_uring_prep_close_direct(sqe, c->idx);
@@ -334,12 +365,35 @@ static void conn_open(struct shard *s, struct conn *c)
 	sqe->flags |= IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS;
 	io_uring_sqe_set_data64(sqe, ud_pack(OP_SOCKET, c));
 
+	if (s->cfg->nr_sources) {
+		const struct engine_source *src = &s->cfg->sources[c->source];
+
+		/* Port 0: each source address has its own ~28,000 ephemeral ports. */
+		sqe = get_sqe(s);
+		io_uring_prep_rw(OPCODE_BIND, sqe, (int)c->idx, &src->addr, 0, src->addr_len);
+		sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS;
+		io_uring_sqe_set_data64(sqe, ud_pack(OP_BIND, c));
+	}
 	sqe = get_sqe(s);
 	io_uring_prep_connect(sqe, (int)c->idx, (const struct sockaddr *)&t->addr, t->addr_len);
 	sqe->flags |= IOSQE_FIXED_FILE;
 	io_uring_sqe_set_data64(sqe, ud_pack(OP_CONNECT, c));
 
 	c->flags |= CF_CONNECTING | CF_SLOT_USED;
+	timer_arm(s, c, TIMER_CONNECT);
+}
+
+static void conn_send(struct shard *s, struct conn *c);
+
+static void note_send(struct shard *s, struct conn *c);
+
+/* The request goes out now: the response timers start. */
+static void request_send(struct shard *s, struct conn *c)
+{
+	note_send(s, c);
+	timer_arm(s, c, TIMER_FIRST_BYTE);
+	timer_arm(s, c, TIMER_FIRST_TOKEN);
+	conn_send(s, c);
 }
 
 static void tls_fail(struct shard *s, struct conn *c, const char *what);
@@ -446,6 +500,7 @@ static bool take_budget(struct shard *s)
 static void user_retire(struct shard *s, struct conn *c)
 {
 	list_del(&c->link);
+	timers_disarm(c);
 	c->state = CS_RETIRED;
 	s->live--;
 }
@@ -478,8 +533,9 @@ static void note_send(struct shard *s, struct conn *c)
 		hist_record(&s->h.queue, s->now_ns - c->t_intended_ns);
 }
 
-/* t_intended_ns: the schedule's send time (open loop), or 0. */
-static void request_begin(struct shard *s, struct conn *c, uint64_t t_intended_ns)
+/* t_intended_ns: the schedule's send time (open loop), or 0. retry: the
+ * request's next attempt (--retries), which keeps its max_tokens. */
+static void request_begin(struct shard *s, struct conn *c, uint64_t t_intended_ns, bool retry)
 {
 	uint64_t base = t_intended_ns ? t_intended_ns : s->now_ns;
 
@@ -488,10 +544,12 @@ static void request_begin(struct shard *s, struct conn *c, uint64_t t_intended_n
 		c->flags |= CF_WARMUP;
 	c->t_intended_ns = t_intended_ns;
 	c->itl_max_ns = 0;
-	c->max_tokens = s->cfg->asked_tokens;
-	if (c->msg) {
-		c->max_tokens = dist_tokens_sample(&s->cfg->max_tokens, &s->rng);
-		put_digits(c->msg->digits, c->max_tokens);
+	if (!retry) {
+		c->max_tokens = s->cfg->asked_tokens;
+		if (c->msg) {
+			c->max_tokens = dist_tokens_sample(&s->cfg->max_tokens, &s->rng);
+			put_digits(c->msg->digits, c->max_tokens);
+		}
 	}
 	c->state = CS_BUSY;
 	c->rstate = RS_HEAD;
@@ -506,17 +564,20 @@ static void request_begin(struct shard *s, struct conn *c, uint64_t t_intended_n
 	c->t_first_token_ns = 0;
 	c->usage_completion = 0;
 	c->usage_prompt = 0;
+	c->retry_after_s = 0;
 	c->request_id[0] = '\0';
 	tokpipe_begin(&c->tok);
-	deadline_set(s, c);
-	CTR_ADD(s, requests_started, 1);
-
-	if (c->flags & CF_CONNECTED) {
-		note_send(s, c);
-		conn_send(s, c);
-	} else {
-		conn_open(s, c);
+	c->t_start_ns = s->now_ns;
+	timer_arm(s, c, TIMER_WHOLE);
+	if (!retry) {
+		c->attempt = 0;
+		CTR_ADD(s, requests_started, 1);
 	}
+
+	if (c->flags & CF_CONNECTED)
+		request_send(s, c);
+	else
+		conn_open(s, c);
 }
 
 /* ---- open loop ---- */
@@ -540,7 +601,7 @@ static void conn_free(struct shard *s, struct conn *c)
 		return;
 	}
 	if (sched_queue_pop(&s->dueq, &t)) {
-		request_begin(s, c, t);
+		request_begin(s, c, t, false);
 		return;
 	}
 	c->state = CS_IDLE;
@@ -563,7 +624,7 @@ static void ol_arrivals(struct shard *s)
 		}
 		sched_arrivals_advance(&s->arr);
 		if (s->nr_free) {
-			request_begin(s, &s->conns[s->free_conns[--s->nr_free]], t);
+			request_begin(s, &s->conns[s->free_conns[--s->nr_free]], t, false);
 		} else if (sched_queue_push(&s->dueq, t)) {
 			if (!warm)
 				CTR_ADD(s, late_requests, 1);
@@ -622,7 +683,7 @@ static void user_next(struct shard *s, struct conn *c)
 		user_retire(s, c);
 		return;
 	}
-	request_begin(s, c, 0);
+	request_begin(s, c, 0, false);
 }
 
 /* After a response: think time (--wait), then the next burst (--burst). */
@@ -736,6 +797,7 @@ static void on_json(struct shard *s, struct conn *c, const char *data, size_t le
 	if (je.delta == JSON_DELTA_CONTENT) {
 		if (!c->t_first_token_ns) {
 			c->t_first_token_ns = s->now_ns;
+			timer_disarm(c, TIMER_FIRST_TOKEN);
 		} else {
 			uint64_t gap_ns = s->now_ns - c->t_last_chunk_ns;
 
@@ -848,6 +910,54 @@ static void record_failed(struct shard *s, struct conn *c)
 	}
 	CTR_ADD(s, requests_failed, 1);
 	CTR_ADD(s, errors[c->err - 1], 1);
+	if (c->err == ENGINE_ERR_STATUS + 1)
+		CTR_ADD(s, http_codes[c->status < ENGINE_NR_CODES ? c->status : 0], 1);
+}
+
+/* Failures worth another attempt: the server said "later", or the request
+ * never reached it (refused, or the connection went before any answer). */
+static bool retryable(const struct conn *c)
+{
+	switch (c->err - 1) {
+	case ENGINE_ERR_CONNECT:
+		return true;
+	case ENGINE_ERR_STATUS:
+		return c->status == 429 || c->status == 500 || c->status == 502 ||
+		       c->status == 503 || c->status == 504;
+	case ENGINE_ERR_RESET:
+		return !c->t_first_byte_ns;
+	default:
+		return false;
+	}
+}
+
+/* Queues c in the backoff list, which stays sorted by t_wake_ns (retries
+ * wait for different times; the walk from the tail is short). */
+static void backoff_add(struct shard *s, struct conn *c)
+{
+	struct list *at = s->backoff.prev;
+
+	while (at != &s->backoff &&
+	       ((struct conn *)((char *)at - offsetof(struct conn, link)))->t_wake_ns > c->t_wake_ns)
+		at = at->prev;
+	list_add_tail(at->next, &c->link);
+}
+
+/* Schedules the request's next attempt after Retry-After (capped) or an
+ * exponential backoff. */
+static void retry_later(struct shard *s, struct conn *c)
+{
+	uint64_t wait_ns = RETRY_BASE_NS << (c->attempt < 8 ? c->attempt : 8);
+
+	if (wait_ns > RETRY_MAX_NS)
+		wait_ns = RETRY_MAX_NS;
+	if (c->retry_after_s)
+		wait_ns = c->retry_after_s * 1000000000ull;
+	c->attempt++;
+	CTR_ADD(s, retries, 1);
+	c->state = CS_RETRY;
+	c->t_wake_ns = s->now_ns + wait_ns;
+	backoff_add(s, c);
 }
 
 /*
@@ -859,14 +969,27 @@ static void request_end(struct shard *s, struct conn *c, bool keep)
 	uint64_t tokens;
 
 	list_del(&c->link);
+	timers_disarm(c);
 	if (!c->err && (c->status < 200 || c->status > 299)) {
 		char what[16];
 
 		snprintf(what, sizeof(what), "HTTP %u", c->status);
 		set_err_bytes(s, c, ENGINE_ERR_STATUS, what, c->spill, c->spill_len);
 	}
+	if (!c->err && (c->flags & CF_SSE) && sse_pending(&c->sse))
+		set_err(s, c, ENGINE_ERR_PROTOCOL,
+			"malformed SSE: the stream ended inside an event (no blank line after it)");
 	if (!c->err && !(c->flags & CF_SSE))
 		parse_whole_body(s, c);
+	if (c->err && c->attempt < s->cfg->retries && !s->stopping && retryable(c)) {
+		/* The attempt's text, if any, is discarded; the retry is a new one. */
+		tokpipe_end(s, c, false, c->flags & CF_SSE, false, 0);
+		/* A connection with our send still in flight is not reused. */
+		if (!keep || (c->flags & CF_SEND_INFLIGHT))
+			conn_drop(s, c);
+		retry_later(s, c);
+		return;
+	}
 	tokens = (c->flags & CF_HAS_USAGE) ? c->usage_completion : c->chunks;
 	if (c->err)
 		record_failed(s, c);
@@ -883,7 +1006,7 @@ static void request_end(struct shard *s, struct conn *c, bool keep)
 	if (c->err == ENGINE_ERR_CONNECT + 1) {
 		c->state = CS_BACKOFF;
 		c->t_wake_ns = s->now_ns + BACKOFF_NS;
-		list_add_tail(&s->backoff, &c->link);
+		backoff_add(s, c);
 		return;
 	}
 	if (c->flags & CF_SEND_INFLIGHT) {
@@ -955,6 +1078,19 @@ static void on_head(struct shard *s, struct conn *c, const struct http1_response
 	CTR_ADD(s, status[r->status / 100 < 6 ? r->status / 100 : 0], 1);
 	if (r->keep_alive)
 		c->flags |= CF_KEEP_ALIVE;
+	else
+		CTR_ADD(s, server_closes, 1);
+	if (r->status == 429 || r->status == 503) {
+		const struct http1_header *h =
+		    http1_find_header(r->headers, r->nr_headers, "retry-after");
+		unsigned v = 0;
+
+		/* delay-seconds only; an HTTP-date falls back to backoff */
+		for (size_t i = 0; h && i < h->value_len && h->value[i] >= '0' && h->value[i] <= '9';
+		     i++)
+			v = v < RETRY_AFTER_MAX_S ? v * 10 + (unsigned)(h->value[i] - '0') : v;
+		c->retry_after_s = (uint16_t)(v < RETRY_AFTER_MAX_S ? v : RETRY_AFTER_MAX_S);
+	}
 	if (s->run->trace_fd >= 0 || s->run->tok_trace) {
 		const struct http1_header *h =
 		    http1_find_header(r->headers, r->nr_headers, "x-request-id");
@@ -974,6 +1110,8 @@ static void on_head(struct shard *s, struct conn *c, const struct http1_response
 	if (r->status >= 200 && r->status <= 299 && is_event_stream(r)) {
 		c->flags |= CF_SSE;
 		sse_reset(&c->sse);
+	} else {
+		timer_disarm(c, TIMER_FIRST_TOKEN); /* no tokens will come one by one */
 	}
 	switch (r->framing) {
 	case HTTP1_FRAMING_NONE:
@@ -1080,7 +1218,9 @@ static void conn_input(struct shard *s, struct conn *c, const char *p, size_t le
 		c->t_first_byte_ns = s->now_ns;
 		if (measured(c))
 			hist_record(&s->h.ttfb, s->now_ns - lat_base(c));
+		timer_disarm(c, TIMER_FIRST_BYTE);
 	}
+	timer_arm(s, c, TIMER_IDLE);
 	while (len && c->rstate != RS_DONE) {
 		ssize_t n =
 		    c->rstate == RS_HEAD ? feed_head(s, c, p, len) : feed_body(s, c, p, len);
@@ -1128,7 +1268,13 @@ static void conn_closed(struct shard *s, struct conn *c, int res)
 		request_end(s, c, false);
 		return;
 	}
-	if (res == 0)
+	if (res == 0 && c->rstate == RS_BODY && c->framing == HTTP1_FRAMING_CHUNKED &&
+	    c->chunked.remaining)
+		request_fail(s, c, ENGINE_ERR_PROTOCOL,
+			     "truncated chunked encoding: the server closed the connection inside "
+			     "a chunk",
+			     0);
+	else if (res == 0)
 		request_fail(s, c, ENGINE_ERR_RESET,
 			     c->rstate == RS_HEAD && !c->t_first_byte_ns
 				 ? "server closed the connection before responding"
@@ -1186,8 +1332,8 @@ static void tls_input(struct shard *s, struct conn *c, const char *p, size_t len
 		}
 		/* The request's clock starts now: TTFT holds no handshake. */
 		c->flags &= ~CF_TLS_HS;
-		note_send(s, c);
-		conn_send(s, c);
+		timer_disarm(c, TIMER_CONNECT);
+		request_send(s, c);
 		if (c->gen != gen)
 			return;
 	}
@@ -1252,10 +1398,12 @@ static void on_recv(struct shard *s, struct io_uring_cqe *cqe, struct conn *c, b
 static void on_connect(struct shard *s, struct conn *c, int res)
 {
 	c->flags &= ~CF_CONNECTING;
+	timer_disarm(c, TIMER_CONNECT);
 	if (res == -EADDRNOTAVAIL) {
 		request_fail(s, c, ENGINE_ERR_CONNECT,
 			     "out of source ports for this target: spread the users over more -H "
-			     "addresses (each allows ~28,000 connections)",
+			     "addresses or --source-ips 127.0.0.2,127.0.0.3,... (each pair allows "
+			     "~28,000 connections)",
 			     0);
 		return;
 	}
@@ -1269,8 +1417,10 @@ static void on_connect(struct shard *s, struct conn *c, int res)
 	hist_record(&s->h.connect, s->now_ns - c->t_start_ns);
 	conn_arm_recv(s, c);
 	if (c->tls) {
-		/* The handshake first; tls_input sends the request after it. */
+		/* The handshake first; tls_input sends the request after it.
+		 * The handshake gets its own --connect-timeout. */
 		c->flags |= CF_TLS_HS;
+		timer_arm(s, c, TIMER_CONNECT);
 		res = stls_start(s, c);
 		if (res < 0)
 			tls_fail(s, c, "TLS start");
@@ -1278,8 +1428,7 @@ static void on_connect(struct shard *s, struct conn *c, int res)
 			conn_send(s, c);
 		return;
 	}
-	note_send(s, c);
-	conn_send(s, c);
+	request_send(s, c);
 }
 
 static void on_send(struct shard *s, struct conn *c, int res)
@@ -1347,8 +1496,34 @@ static void handle_cqe(struct shard *s, struct io_uring_cqe *cqe)
 	case OP_SOCKET:
 		/* Only failures post (CQE_SKIP_SUCCESS); the linked connect
 		 * then completes with -ECANCELED and says so. */
-		set_err(s, c, ENGINE_ERR_CONNECT, "socket: %s", strerror(-cqe->res));
+		if (cqe->res == -EMFILE || cqe->res == -ENFILE)
+			set_err(s, c, ENGINE_ERR_CONNECT,
+				"socket: %s: out of file descriptors: fewer users per process "
+				"(or raise the system's file limits)",
+				strerror(-cqe->res));
+		else if (cqe->res == -ENOMEM || cqe->res == -ENOBUFS)
+			set_err(s, c, ENGINE_ERR_CONNECT,
+				"socket: %s: the kernel is out of socket memory: fewer users per "
+				"process",
+				strerror(-cqe->res));
+		else
+			set_err(s, c, ENGINE_ERR_CONNECT, "socket: %s", strerror(-cqe->res));
 		break;
+	case OP_BIND: {
+		char src[80];
+		struct engine_target t = { .addr = s->cfg->sources[c->source].addr };
+
+		format_target(&t, src, sizeof(src));
+		if (cqe->res == -EADDRINUSE || cqe->res == -EADDRNOTAVAIL)
+			set_err(s, c, ENGINE_ERR_CONNECT,
+				"bind to %s: %s: out of source ports on this address: add more "
+				"--source-ips",
+				src, strerror(-cqe->res));
+		else
+			set_err(s, c, ENGINE_ERR_CONNECT, "bind to %s: %s", src,
+				strerror(-cqe->res));
+		break;
+	}
 	case OP_CONNECT:
 		on_connect(s, c, cqe->res);
 		break;
@@ -1401,20 +1576,40 @@ static void unpark(struct shard *s)
 	}
 }
 
+static const struct {
+	enum engine_err err;
+	const char *what;
+} timer_fail[ENGINE_NR_TIMERS] = {
+	[TIMER_CONNECT] = { ENGINE_ERR_CONNECT_TIMEOUT, "not connected within --connect-timeout" },
+	[TIMER_FIRST_BYTE] = { ENGINE_ERR_FIRST_BYTE_TIMEOUT,
+			       "no response byte within --first-byte-timeout" },
+	[TIMER_FIRST_TOKEN] = { ENGINE_ERR_FIRST_TOKEN_TIMEOUT,
+				"no content token within --first-token-timeout" },
+	[TIMER_IDLE] = { ENGINE_ERR_IDLE_TIMEOUT,
+			 "no response byte for --idle-timeout in mid-response" },
+	[TIMER_WHOLE] = { ENGINE_ERR_TIMEOUT, "no complete response within --timeout" },
+};
+
 static void run_timers(struct shard *s)
 {
-	uint64_t timeout_ns = s->cfg->timeout_ns;
+	for (int k = 0; k < ENGINE_NR_TIMERS; k++) {
+		while (!list_empty(&s->timers[k])) {
+			struct conn *c = timer_first(s, (enum engine_timer)k);
 
-	while (timeout_ns && !list_empty(&s->deadlines)) {
-		struct conn *c = list_first_conn(&s->deadlines);
-
-		if (c->t_start_ns + timeout_ns > s->now_ns)
-			break;
-		request_fail(s, c, ENGINE_ERR_TIMEOUT,
-			     c->flags & CF_CONNECTING ? "connect timed out"
-			     : c->flags & CF_TLS_HS   ? "TLS handshake timed out"
-						      : "no complete response within --timeout",
-			     0);
+			if (c->t_armed_ns[k] + s->timer_ns[k] > s->now_ns)
+				break;
+			if (k == TIMER_WHOLE && (c->flags & (CF_CONNECTING | CF_TLS_HS)))
+				request_fail(s, c, ENGINE_ERR_TIMEOUT,
+					     c->flags & CF_CONNECTING
+						 ? "connect timed out (--timeout)"
+						 : "TLS handshake timed out (--timeout)",
+					     0);
+			else if (k == TIMER_CONNECT && (c->flags & CF_TLS_HS))
+				request_fail(s, c, timer_fail[k].err,
+					     "TLS handshake not done within --connect-timeout", 0);
+			else
+				request_fail(s, c, timer_fail[k].err, timer_fail[k].what, 0);
+		}
 	}
 	while (!list_empty(&s->backoff)) {
 		struct conn *c = list_first_conn(&s->backoff);
@@ -1422,7 +1617,10 @@ static void run_timers(struct shard *s)
 		if (c->t_wake_ns > s->now_ns)
 			break;
 		list_del(&c->link);
-		user_next(s, c);
+		if (c->state == CS_RETRY)
+			request_begin(s, c, c->t_intended_ns, true);
+		else
+			user_next(s, c);
 	}
 	while (!list_empty(&s->idle)) {
 		struct conn *c = list_first_conn(&s->idle);
@@ -1451,10 +1649,15 @@ static uint64_t next_wake(const struct shard *s)
 {
 	uint64_t wake = s->now_ns + STOP_POLL_NS;
 
-	if (s->cfg->timeout_ns && !list_empty(&s->deadlines)) {
-		uint64_t t = list_first_conn(&s->deadlines)->t_start_ns + s->cfg->timeout_ns;
-		wake = t < wake ? t : wake;
+	for (int k = 0; k < ENGINE_NR_TIMERS; k++) {
+		if (!list_empty(&s->timers[k])) {
+			uint64_t t = timer_first(s, (enum engine_timer)k)->t_armed_ns[k] +
+				     s->timer_ns[k];
+			wake = t < wake ? t : wake;
+		}
 	}
+	if (s->draining && s->grace_end_ns < wake)
+		wake = s->grace_end_ns;
 	if (!list_empty(&s->backoff)) {
 		uint64_t t = list_first_conn(&s->backoff)->t_wake_ns;
 		wake = t < wake ? t : wake;
@@ -1478,6 +1681,18 @@ static uint64_t next_wake(const struct shard *s)
 	return wake;
 }
 
+/*
+ * A request waiting for its next attempt when the run ends: its last
+ * attempt's failure is its result (it was counted, and the server's answer
+ * is a measurement; a cancel would hide it).
+ */
+static void retry_abandon(struct shard *s, struct conn *c)
+{
+	record_failed(s, c);
+	if (s->run->trace_fd >= 0)
+		trace_request(s, c, 0);
+}
+
 /* Run over: whatever is still in flight is cancelled, not failed. */
 static void shard_stop(struct shard *s)
 {
@@ -1487,12 +1702,40 @@ static void shard_stop(struct shard *s)
 
 		if (c->state == CS_BUSY)
 			CTR_ADD(s, requests_cancelled, 1);
+		if (c->state == CS_RETRY)
+			retry_abandon(s, c);
 		/* No cancels: the ring's exit closes every socket at once. */
 		if (c->state == CS_BUSY || c->state == CS_WAITING || c->state == CS_BACKOFF ||
-		    c->state == CS_RESTING || c->state == CS_PARKED || c->state == CS_IDLE)
+		    c->state == CS_RESTING || c->state == CS_PARKED || c->state == CS_IDLE ||
+		    c->state == CS_RETRY)
 			user_retire(s, c);
 	}
 	s->next_spawn = s->nr_conns;
+	s->nr_free = 0;
+	/* Due but never sent: dropped. */
+	CTR_ADD(s, dropped_requests, s->dueq.len);
+	s->dueq.len = 0;
+}
+
+/*
+ * Stop asked (SIGINT/SIGTERM): no request starts any more, and those in
+ * flight have --grace to finish before shard_stop cancels them.
+ */
+static void shard_drain(struct shard *s)
+{
+	s->stopping = true;
+	s->draining = true;
+	s->grace_end_ns = s->now_ns + s->cfg->grace_ns;
+	s->next_spawn = s->nr_conns;
+	for (uint32_t i = 0; i < s->nr_conns; i++) {
+		struct conn *c = &s->conns[i];
+
+		if (c->state == CS_RETRY)
+			retry_abandon(s, c);
+		if (c->state == CS_BACKOFF || c->state == CS_RETRY || c->state == CS_RESTING ||
+		    c->state == CS_PARKED || c->state == CS_IDLE)
+			user_retire(s, c);
+	}
 	s->nr_free = 0;
 	/* Due but never sent: dropped. */
 	CTR_ADD(s, dropped_requests, s->dueq.len);
@@ -1601,9 +1844,17 @@ int shard_main(struct shard *s)
 		io_uring_cq_advance(&s->ring, n);
 		CTR_ADD(s, cqes, n);
 		bufs_publish(s);
-		if (s->now_ns >= s->run->t_end_ns || engine_stop_requested()) {
+		if (s->now_ns >= s->run->t_end_ns || engine_stop_level() > 1 ||
+		    (s->draining && s->now_ns >= s->grace_end_ns)) {
 			shard_stop(s);
 			break;
+		}
+		if (!s->draining && engine_stop_level()) {
+			shard_drain(s);
+			if (!s->cfg->grace_ns) {
+				shard_stop(s);
+				break;
+			}
 		}
 		run_timers(s);
 	}
@@ -1662,6 +1913,18 @@ static int setup_ring(struct shard *s)
 		snprintf(s->err, sizeof(s->err),
 			 "--batch-us needs Linux 6.12 or later (io_uring min_wait): drop it");
 		return -EOPNOTSUPP;
+	}
+	if (s->cfg->nr_sources) {
+		struct io_uring_probe *probe = io_uring_get_probe_ring(&s->ring);
+		bool ok = probe && io_uring_opcode_supported(probe, OPCODE_BIND);
+
+		io_uring_free_probe(probe);
+		if (!ok) {
+			snprintf(s->err, sizeof(s->err),
+				 "--source-ips needs io_uring bind (Linux 6.11 or later): drop it "
+				 "and spread the users over more -H addresses");
+			return -EOPNOTSUPP;
+		}
 	}
 	ret = io_uring_register_files_sparse(&s->ring, s->nr_conns);
 	if (ret < 0) {
@@ -1754,6 +2017,11 @@ static int setup_conns(struct shard *s)
 		c->msg = s->msgs ? &s->msgs[i] : NULL;
 		c->event_ns = s->event_area ? s->event_area + (size_t)i * s->event_cap : NULL;
 		list_init(&c->link);
+		for (int k = 0; k < ENGINE_NR_TIMERS; k++)
+			list_init(&c->tlink[k]);
+		/* Users of one target take the source addresses in turn. */
+		if (cfg->nr_sources)
+			c->source = (uint16_t)((c->user / cfg->nr_targets) % cfg->nr_sources);
 		sse_init(&c->sse, c->spill, s->spill_cap);
 	}
 	if (s->run->trace_fd >= 0) {
@@ -1772,7 +2040,13 @@ int shard_setup(struct shard *s)
 {
 	int ret;
 
-	list_init(&s->deadlines);
+	for (int k = 0; k < ENGINE_NR_TIMERS; k++)
+		list_init(&s->timers[k]);
+	s->timer_ns[TIMER_CONNECT] = s->cfg->connect_timeout_ns;
+	s->timer_ns[TIMER_FIRST_BYTE] = s->cfg->first_byte_timeout_ns;
+	s->timer_ns[TIMER_FIRST_TOKEN] = s->cfg->first_token_timeout_ns;
+	s->timer_ns[TIMER_IDLE] = s->cfg->idle_timeout_ns;
+	s->timer_ns[TIMER_WHOLE] = s->cfg->timeout_ns;
 	list_init(&s->backoff);
 	list_init(&s->idle);
 	list_init(&s->parked);
@@ -1813,7 +2087,12 @@ int shard_setup(struct shard *s)
 		goto err;
 	return 0;
 err:
-	if (!s->err[0])
+	if (!s->err[0] && ret == -ENOMEM)
+		snprintf(s->err, sizeof(s->err),
+			 "out of memory for %u users on shard %u: fewer users per process (or a "
+			 "smaller --max-event-bytes)",
+			 s->nr_conns, s->id);
+	else if (!s->err[0])
 		snprintf(s->err, sizeof(s->err), "shard %u setup: %s", s->id, strerror(-ret));
 	return ret;
 }

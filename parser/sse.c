@@ -436,3 +436,8 @@ ssize_t sse_feed(struct sse_parser *p, const char *buf, size_t len, struct sse_e
 	}
 	return -EAGAIN;
 }
+
+bool sse_pending(const struct sse_parser *p)
+{
+	return p->raw_len || (p->flags & (F_PARTIAL | F_SKIP | F_DROP_LINE));
+}

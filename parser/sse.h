@@ -68,4 +68,11 @@ void sse_reset(struct sse_parser *p);
  */
 ssize_t sse_feed(struct sse_parser *p, const char *buf, size_t len, struct sse_event *ev);
 
+/*
+ * True when bytes of an event are pending: field lines (or part of one) were
+ * fed and no blank line has ended the event yet. A stream that ends in this
+ * state was cut inside an event.
+ */
+bool sse_pending(const struct sse_parser *p);
+
 #endif

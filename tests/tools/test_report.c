@@ -20,15 +20,6 @@
 
 #include "report.h"
 
-/* brood::engine defines engine_err_name; this stands in until it links. */
-__attribute__((weak)) const char *engine_err_name(enum engine_err e)
-{
-	static const char *const names[] = { "connect", "status", "protocol",
-					     "timeout", "reset",  "server", "tls" };
-
-	return (unsigned)e < ENGINE_NR_ERR ? names[e] : "unknown";
-}
-
 #define MS (1000000ull)
 
 static struct engine_result res;

@@ -45,10 +45,18 @@ struct progress {
 
 static volatile sig_atomic_t signalled;
 
+/* First signal: stop, in-flight requests get --grace. Second: cancel them
+ * now (reports are still written). Third: die, for when stopping hangs. */
 static void on_signal(int sig)
 {
-	(void)sig;
+	static volatile sig_atomic_t count;
+
 	signalled = 1;
+	if (++count >= 3) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
 	engine_stop();
 }
 
@@ -58,8 +66,7 @@ void install_signals(void)
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
-	/* A second Ctrl-C kills at once, for when stopping itself hangs. */
-	sa.sa_flags = SA_RESETHAND;
+	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -175,6 +182,14 @@ void fill_config(const struct brood_opts *o, struct engine_config *cfg)
 	cfg->run_time_ns = o->run_time_ns;
 	cfg->max_requests = o->max_requests;
 	cfg->timeout_ns = o->timeout_ns;
+	cfg->connect_timeout_ns = o->connect_timeout_ns;
+	cfg->first_byte_timeout_ns = o->first_byte_timeout_ns;
+	cfg->first_token_timeout_ns = o->first_token_timeout_ns;
+	cfg->idle_timeout_ns = o->idle_timeout_ns;
+	cfg->grace_ns = o->grace_ns;
+	cfg->retries = o->retries;
+	memcpy(cfg->sources, o->sources, sizeof(cfg->sources));
+	cfg->nr_sources = o->nr_sources;
 	cfg->nr_shards = o->nr_shards;
 	cfg->max_event_bytes = o->max_event_bytes;
 	cfg->batch_us = o->batch_us;

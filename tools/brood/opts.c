@@ -24,6 +24,7 @@
 #define DEFAULT_MAX_TOKENS	128
 #define DEFAULT_TIMEOUT_NS	(600ull * 1000000000ull)
 #define DEFAULT_MAX_EVENT_BYTES 4096
+#define DEFAULT_GRACE_NS	(2ull * 1000000000ull)
 #define SPAWN_RATE_MAX		1e6
 #define PATH_ROOM		32 /* longest suffix we append: "/v1/chat/completions" */
 
@@ -73,6 +74,13 @@ enum {
 	OPT_SLO,
 	OPT_CONCURRENCY,
 	OPT_LEVEL_TIME,
+	OPT_CONNECT_TIMEOUT,
+	OPT_FIRST_BYTE_TIMEOUT,
+	OPT_FIRST_TOKEN_TIMEOUT,
+	OPT_IDLE_TIMEOUT,
+	OPT_GRACE,
+	OPT_RETRIES,
+	OPT_SOURCE_IPS,
 };
 
 struct flag {
@@ -110,6 +118,20 @@ static const struct flag flags[] = {
 	{ "summary-file", OPT_SUMMARY_FILE, "FILE", "results.csv",
 	  "append one CSV row per run (header when new)" },
 	{ "timeout", OPT_TIMEOUT, "DURATION", "600s", "limit per request (default 600s)" },
+	{ "connect-timeout", OPT_CONNECT_TIMEOUT, "DURATION", "5s",
+	  "limit per connect (default 0: none but --timeout)" },
+	{ "first-byte-timeout", OPT_FIRST_BYTE_TIMEOUT, "DURATION", "30s",
+	  "request sent -> first response byte (default 0: none)" },
+	{ "first-token-timeout", OPT_FIRST_TOKEN_TIMEOUT, "DURATION", "60s",
+	  "request sent -> first streamed token (default 0: none)" },
+	{ "idle-timeout", OPT_IDLE_TIMEOUT, "DURATION", "10s",
+	  "longest silence inside a response (default 0: none)" },
+	{ "retries", OPT_RETRIES, "N", "2",
+	  "retry 429/5xx/refused/dropped requests up to N times, after Retry-After (default 0)" },
+	{ "grace", OPT_GRACE, "DURATION", "2s",
+	  "after Ctrl-C, requests in flight may finish this long (default 2s; 0: cancel now)" },
+	{ "source-ips", OPT_SOURCE_IPS, "IP[,IP]", "127.0.0.2,127.0.0.3",
+	  "bind connections to these local addresses in turn (more source ports)" },
 	{ "trace", OPT_TRACE, "FILE", "trace.jsonl", "write one JSON line per request" },
 	{ "trace-chunks", OPT_TRACE_CHUNKS, NULL, NULL,
 	  "add every event's receive time to --trace" },
@@ -677,6 +699,7 @@ static void set_defaults(struct brood_opts *o)
 	o->prompt_tokens = DEFAULT_PROMPT_TOKENS;
 	o->max_tokens = DEFAULT_MAX_TOKENS;
 	o->timeout_ns = DEFAULT_TIMEOUT_NS;
+	o->grace_ns = DEFAULT_GRACE_NS;
 	o->max_event_bytes = DEFAULT_MAX_EVENT_BYTES;
 	o->metrics_port = -1;
 }
@@ -706,6 +729,70 @@ static int duration(const struct flag *f, const char *arg, uint64_t *ns, char *e
 	    "%s %s: not a positive duration; write e.g. 90s, 500ms, 5min or 1h30m (at most 8784h)",
 	    flag_label(f, label, sizeof(label)), arg);
 	return -EINVAL;
+}
+
+/* A duration, or 0 / "off" for none. */
+static int duration_or_off(const struct flag *f, const char *arg, uint64_t *ns, char *err,
+			   size_t err_len)
+{
+	char label[64];
+
+	if (!strcmp(arg, "0") || !strcmp(arg, "off")) {
+		*ns = 0;
+		return 0;
+	}
+	if (opts_parse_duration(arg, ns) == 0)
+		return 0;
+	set_err(err, err_len,
+		"%s %s: not a duration; write e.g. 10s, 500ms or 2min (or 0 for none)",
+		flag_label(f, label, sizeof(label)), arg);
+	return -EINVAL;
+}
+
+/* --source-ips a,b,c: IPv4 or IPv6 literals, port 0. */
+static int add_sources(struct brood_opts *o, const char *arg, char *err, size_t err_len)
+{
+	const char *p = arg;
+
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		struct engine_source *src = &o->sources[o->nr_sources];
+		char one[INET6_ADDRSTRLEN];
+
+		if (o->nr_sources == ENGINE_MAX_SOURCES) {
+			set_err(err, err_len, "--source-ips: at most %d addresses",
+				ENGINE_MAX_SOURCES);
+			return -EINVAL;
+		}
+		if (!len || len >= sizeof(one)) {
+			set_err(err, err_len,
+				"--source-ips: empty or overlong address; write e.g. "
+				"127.0.0.2,127.0.0.3");
+			return -EINVAL;
+		}
+		memcpy(one, p, len);
+		one[len] = '\0';
+		memset(src, 0, sizeof(*src));
+		struct sockaddr_in *in = (struct sockaddr_in *)&src->addr;
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&src->addr;
+
+		if (inet_pton(AF_INET, one, &in->sin_addr) == 1) {
+			in->sin_family = AF_INET;
+			src->addr_len = sizeof(*in);
+		} else if (inet_pton(AF_INET6, one, &in6->sin6_addr) == 1) {
+			in6->sin6_family = AF_INET6;
+			src->addr_len = sizeof(*in6);
+		} else {
+			set_err(err, err_len,
+				"--source-ips: '%s' is not an IP address; write e.g. 127.0.0.2", one);
+			return -EINVAL;
+		}
+		o->nr_sources++;
+		if (!comma)
+			return 0;
+		p = comma + 1;
+	}
 }
 
 static int spawn_rate(const struct flag *f, const char *arg, double *rate, char *err,
@@ -978,6 +1065,22 @@ static int apply(struct brood_opts *o, const struct flag *f, const char *arg,
 		return check_out_path(f->name, arg, err, err_len);
 	case OPT_TIMEOUT:
 		return duration(f, arg, &o->timeout_ns, err, err_len);
+	case OPT_CONNECT_TIMEOUT:
+		return duration_or_off(f, arg, &o->connect_timeout_ns, err, err_len);
+	case OPT_FIRST_BYTE_TIMEOUT:
+		return duration_or_off(f, arg, &o->first_byte_timeout_ns, err, err_len);
+	case OPT_FIRST_TOKEN_TIMEOUT:
+		return duration_or_off(f, arg, &o->first_token_timeout_ns, err, err_len);
+	case OPT_IDLE_TIMEOUT:
+		return duration_or_off(f, arg, &o->idle_timeout_ns, err, err_len);
+	case OPT_GRACE:
+		return duration_or_off(f, arg, &o->grace_ns, err, err_len);
+	case OPT_RETRIES:
+		ret = number(f, arg, 0, OPTS_RETRIES_MAX, &v, err, err_len);
+		o->retries = (unsigned)v;
+		return ret;
+	case OPT_SOURCE_IPS:
+		return add_sources(o, arg, err, err_len);
 	case OPT_TRACE:
 		o->trace_path = arg;
 		return check_out_path(f->name, arg, err, err_len);

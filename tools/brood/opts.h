@@ -40,6 +40,7 @@ enum opts_shape {
 	OPTS_SHAPE_STEP, /* --shape step */
 	OPTS_SHAPE_RAMP, /* --shape ramp */
 };
+#define OPTS_RETRIES_MAX  100u
 
 /* A target's base URL: what precedes /v1/... */
 struct url {
@@ -71,6 +72,14 @@ struct brood_opts {
 	const char *json_path;		     /* --json, or NULL */
 	const char *summary_path;	     /* --summary-file (CSV), or NULL */
 	uint64_t timeout_ns;		     /* --timeout, whole request; > 0 */
+	uint64_t connect_timeout_ns;	     /* --connect-timeout; 0 = none */
+	uint64_t first_byte_timeout_ns;	     /* --first-byte-timeout; 0 = none */
+	uint64_t first_token_timeout_ns;     /* --first-token-timeout; 0 = none */
+	uint64_t idle_timeout_ns;	     /* --idle-timeout; 0 = none */
+	uint64_t grace_ns;		     /* --grace: in-flight time after Ctrl-C */
+	unsigned retries;		     /* --retries; 0 = none */
+	struct engine_source sources[ENGINE_MAX_SOURCES]; /* --source-ips */
+	unsigned nr_sources;
 	const char *trace_path;		     /* --trace, or NULL */
 	bool trace_chunks;		     /* --trace-chunks (needs --trace) */
 	uint32_t max_event_bytes;	     /* --max-event-bytes */

@@ -129,6 +129,12 @@ static void add_warnings(struct report_summary *s, const struct engine_result *r
 		     s->late_requests, s->nr_users);
 	if (s->interrupted)
 		warn(s, "interrupted: results cover the first %.1f s", s->elapsed_s);
+	if (!s->accounted)
+		warn(s,
+		     "requests do not add up: %" PRIu64 " started, %" PRIu64 " ok + %" PRIu64
+		     " failed + %" PRIu64 " cancelled (a bug: please report it)",
+		     s->requests_started, s->requests_ok, s->requests_failed,
+		     s->requests_cancelled);
 	if (clamped(&res->h))
 		warn(s,
 		     "%" PRIu64 " latencies above the histogram's range were recorded at its top",
@@ -144,10 +150,25 @@ void report_summarize(const struct engine_result *res, const struct brood_opts *
 	const struct engine_counters *c = &res->c;
 
 	memset(s, 0, sizeof(*s));
+	s->requests_started = c->requests_started;
 	s->requests_ok = c->requests_ok;
 	s->requests_failed = c->requests_failed;
 	s->requests_cancelled = c->requests_cancelled;
+	s->accounted = c->requests_started == c->requests_ok + c->requests_failed +
+						 c->requests_cancelled;
 	memcpy(s->errors, c->errors, sizeof(s->errors));
+	s->retries = c->retries;
+	s->server_closes = c->server_closes;
+	for (unsigned code = 1; code <= ENGINE_NR_CODES; code++) {
+		unsigned at = code % ENGINE_NR_CODES; /* [0], 600 and above, last */
+
+		if (c->http_codes[at] && s->nr_http_codes < REPORT_MAX_CODES) {
+			s->http_codes[s->nr_http_codes].code = at;
+			s->http_codes[s->nr_http_codes++].n = c->http_codes[at];
+		}
+	}
+	memcpy(s->samples, res->samples, sizeof(s->samples));
+	memcpy(s->nr_samples, res->nr_samples, sizeof(s->nr_samples));
 	s->elapsed_s = (double)res->elapsed_ns / NS_PER_S;
 	/* Rates count the requests measured after the warm-up, over its window. */
 	s->measured_s = o->warmup_ns ? (double)res->measured_ns / NS_PER_S : s->elapsed_s;
@@ -266,7 +287,25 @@ static void print_summary(FILE *f, const struct report_summary *s, const struct 
 	fprintf(f, "%-14s ok %" PRIu64 "  failed %" PRIu64, "Requests", s->requests_ok,
 		s->requests_failed);
 	print_errors(f, s);
-	fprintf(f, "  cancelled %" PRIu64 "  RPS %.2f\n\n", s->requests_cancelled, s->rps);
+	fprintf(f, "  cancelled %" PRIu64 "  (started %" PRIu64 ")  RPS %.2f\n",
+		s->requests_cancelled, s->requests_started, s->rps);
+	if (s->nr_http_codes) {
+		fprintf(f, "%-14s", "HTTP errors");
+		for (unsigned i = 0; i < s->nr_http_codes; i++) {
+			if (s->http_codes[i].code)
+				fprintf(f, " %u x%" PRIu64, s->http_codes[i].code, s->http_codes[i].n);
+			else
+				fprintf(f, " other x%" PRIu64, s->http_codes[i].n);
+		}
+		fputc('\n', f);
+	}
+	if (s->retries)
+		fprintf(f, "%-14s %" PRIu64 " (extra attempts, not counted as requests)\n",
+			"Retries", s->retries);
+	for (int i = 0; i < ENGINE_NR_ERR; i++)
+		if (s->nr_samples[i])
+			fprintf(f, "%-14s %s\n", i ? "" : "Samples", s->samples[i][0]);
+	fputc('\n', f);
 
 	fprintf(f, "%-6s %10s %10s %10s %10s %10s %10s %10s\n", "ms", "mean", "p50", "p90", "p95",
 		"p99", "max", "count");
@@ -381,6 +420,10 @@ static void json_kv_num(struct sbuf *b, const char *key, double v, bool last)
 static void json_summary(struct sbuf *b, const struct report_summary *s)
 {
 	sbuf_adds(b, "  \"summary\": {\n");
+	sbuf_addf(b, "    \"requests_started\": %" PRIu64 ",\n", s->requests_started);
+	sbuf_addf(b, "    \"accounted\": %s,\n", s->accounted ? "true" : "false");
+	sbuf_addf(b, "    \"retries\": %" PRIu64 ",\n", s->retries);
+	sbuf_addf(b, "    \"server_closes\": %" PRIu64 ",\n", s->server_closes);
 	sbuf_addf(b, "    \"requests_ok\": %" PRIu64 ",\n", s->requests_ok);
 	sbuf_addf(b, "    \"requests_failed\": %" PRIu64 ",\n", s->requests_failed);
 	sbuf_addf(b, "    \"requests_cancelled\": %" PRIu64 ",\n", s->requests_cancelled);
@@ -391,6 +434,30 @@ static void json_summary(struct sbuf *b, const struct report_summary *s)
 		sbuf_adds(b, i ? ", " : "");
 		sbuf_add_json_str(b, name, strlen(name));
 		sbuf_addf(b, ": %" PRIu64, s->errors[i]);
+	}
+	sbuf_adds(b, "},\n    \"http_status_codes\": {");
+	for (unsigned i = 0; i < s->nr_http_codes; i++) {
+		if (s->http_codes[i].code)
+			sbuf_addf(b, "%s\"%u\": %" PRIu64, i ? ", " : "", s->http_codes[i].code,
+				  s->http_codes[i].n);
+		else
+			sbuf_addf(b, "%s\"other\": %" PRIu64, i ? ", " : "", s->http_codes[i].n);
+	}
+	sbuf_adds(b, "},\n    \"error_samples\": {");
+	for (int i = 0, first = 1; i < ENGINE_NR_ERR; i++) {
+		const char *name = engine_err_name((enum engine_err)i);
+
+		if (!s->nr_samples[i])
+			continue;
+		sbuf_adds(b, first ? "\n      " : ",\n      ");
+		first = 0;
+		sbuf_add_json_str(b, name, strlen(name));
+		sbuf_adds(b, ": [");
+		for (unsigned k = 0; k < s->nr_samples[i]; k++) {
+			sbuf_adds(b, k ? ", " : "");
+			sbuf_add_json_str(b, s->samples[i][k], strlen(s->samples[i][k]));
+		}
+		sbuf_adds(b, "]");
 	}
 	sbuf_adds(b, "},\n    \"responses\": {");
 	for (int i = 2; i < 6; i++)
@@ -571,6 +638,14 @@ static void json_config(struct sbuf *b, const struct brood_opts *o)
 	json_str_or_null(b, o->summary_path);
 	sbuf_adds(b, ",\n");
 	json_kv_num(b, "timeout_s", (double)o->timeout_ns / NS_PER_S, false);
+	json_kv_num(b, "connect_timeout_s", (double)o->connect_timeout_ns / NS_PER_S, false);
+	json_kv_num(b, "first_byte_timeout_s", (double)o->first_byte_timeout_ns / NS_PER_S, false);
+	json_kv_num(b, "first_token_timeout_s", (double)o->first_token_timeout_ns / NS_PER_S,
+		    false);
+	json_kv_num(b, "idle_timeout_s", (double)o->idle_timeout_ns / NS_PER_S, false);
+	json_kv_num(b, "grace_s", (double)o->grace_ns / NS_PER_S, false);
+	sbuf_addf(b, "    \"retries\": %u,\n", o->retries);
+	sbuf_addf(b, "    \"source_ips\": %u,\n", o->nr_sources);
 	sbuf_adds(b, "    \"trace\": ");
 	json_str_or_null(b, o->trace_path);
 	sbuf_addf(b, ",\n    \"trace_chunks\": %s,\n", o->trace_chunks ? "true" : "false");

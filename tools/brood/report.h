@@ -20,6 +20,7 @@
 	2 /* docs/result.schema.json; 2 added environment, series, histograms */
 #define REPORT_MAX_WARNINGS 8
 #define REPORT_WARNING_MAX  256 /* bytes per warning, with the NUL */
+#define REPORT_MAX_CODES    32  /* distinct HTTP status codes listed */
 
 /* One latency in milliseconds; all 0 when count is 0. Percentiles are
  * HdrHistogram's (the top of the value's slot, within 0.1%) capped at max;
@@ -35,11 +36,22 @@ struct report_latency {
 };
 
 struct report_summary {
+	uint64_t requests_started; /* == ok + failed + cancelled (accounted) */
+	bool accounted;		   /* that equation held */
 	uint64_t requests_ok;
 	uint64_t requests_failed;
 	uint64_t requests_cancelled;	     /* in flight when the run ended */
 	uint64_t responses[6];		     /* final responses by status class, as engine counts */
 	uint64_t errors[ENGINE_NR_ERR];	     /* failed requests by class */
+	uint64_t retries;		     /* extra attempts (--retries), not requests */
+	uint64_t server_closes;		     /* responses that closed their connection */
+	struct {
+		unsigned code; /* 0: 600 and above */
+		uint64_t n;
+	} http_codes[REPORT_MAX_CODES]; /* failed requests by HTTP status, ascending */
+	unsigned nr_http_codes;
+	char samples[ENGINE_NR_ERR][ENGINE_SAMPLES][ENGINE_SAMPLE_LEN]; /* per class */
+	unsigned nr_samples[ENGINE_NR_ERR];
 	double elapsed_s;		     /* first user's start to the end */
 	unsigned nr_users;		     /* users of the run */
 	unsigned nr_shards;		     /* engine threads */
