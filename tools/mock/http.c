@@ -43,6 +43,10 @@ static const char *reason(int status)
 		return "Length Required";
 	case 413:
 		return "Request Entity Too Large";
+	case 429:
+		return "Too Many Requests";
+	case 500:
+		return "Internal Server Error";
 	default:
 		return "Service Unavailable";
 	}
@@ -97,6 +101,42 @@ static char *put_head(struct mock_worker *w, char *p, int status, const char *ct
 	return PUT(p, "\r\n");
 }
 
+/*
+ * Turns the head that ends at p ("\r\n\r\n") into a FAULT_HUGE_HEADERS one:
+ * FAULT_HUGE_HEAD_BYTES of padding fields before the blank line.
+ */
+static char *put_huge_headers(char *p)
+{
+	p -= 2;
+	for (int i = 0; i < FAULT_HUGE_HEAD_BYTES / 1024; i++) {
+		p = PUT(p, "x-pad-");
+		*p++ = (char)('0' + i / 10);
+		*p++ = (char)('0' + i % 10);
+		p = PUT(p, ": ");
+		memset(p, 'a', 1012);
+		p = PUT(p + 1012, "\r\n");
+	}
+	return PUT(p, "\r\n");
+}
+
+/* A response head with the faults of the response's plan applied. */
+static char *put_head_planned(struct mock_worker *w, struct mock_conn *c, char *p, int status,
+			      const char *ctype, int64_t content_len, uint64_t id)
+{
+	struct mock_resp *r = &c->resp;
+
+	if (r->plan.close_fault && !r->close_after) {
+		r->close_after = true;
+		w->stats.faults[FAULT_CLOSE]++;
+	}
+	p = put_head(w, p, status, ctype, content_len, id, r->close_after);
+	if (r->plan.fault == FAULT_HUGE_HEADERS) {
+		p = put_huge_headers(p);
+		w->stats.faults[FAULT_HUGE_HEADERS]++;
+	}
+	return p;
+}
+
 /* A whole answer at once: head and body. body_len is at most 2 KiB. */
 static void answer(struct mock_worker *w, struct mock_conn *c, int status, const char *body,
 		   size_t body_len)
@@ -109,6 +149,11 @@ static void answer(struct mock_worker *w, struct mock_conn *c, int status, const
 			c->resp.close_after = true;
 	}
 	p = put_head(w, p, status, "application/json", (int64_t)body_len, 0, c->resp.close_after);
+	if (status == 429) {
+		p = PUT(p - 2, "retry-after: ");
+		p = gen_u64(p, w->cfg->fault.retry_after_s);
+		p = PUT(p, "\r\n\r\n");
+	}
 	p = put(p, body, body_len);
 	c->out_len = (uint32_t)(p - c->out);
 	c->resp.kind = RESP_FIXED;
@@ -323,6 +368,100 @@ static char *put_done_event(const struct mock_config *cfg, struct mock_resp *r, 
 	return PUT(p, "0\r\n\r\n");
 }
 
+static char *put_stream_head(struct mock_worker *w, struct mock_conn *c, char *p)
+{
+	struct mock_resp *r = &c->resp;
+
+	p = put_head_planned(w, c, p, 200, "text/event-stream; charset=utf-8", -1, r->id);
+	if (r->chat)
+		p = put_role_event(w->cfg, r, p);
+	return p;
+}
+
+/*
+ * The faults that change a stream where its next content event is due.
+ * Returns true when the fault took the place of the event.
+ */
+static bool stream_fault(struct mock_worker *w, struct mock_conn *c)
+{
+	const struct mock_config *cfg = w->cfg;
+	struct mock_resp *r = &c->resp;
+	bool first = !r->tokens_done;
+	uint32_t next = resp_event_tokens(r, r->ev_next, r->tokens_done);
+	bool last = r->tokens_done + next >= r->plan.nr_tokens;
+	char *start, *p;
+
+	switch (r->plan.fault) {
+	case FAULT_SLOW_FIRST_BYTE:
+		if (!r->head_pending)
+			return false;
+		p = put_stream_head(w, c, worker_out(w, c));
+		c->out_len = (uint32_t)(p - c->out);
+		r->head_pending = false;
+		r->due = false;
+		worker_timer_set(w, c, mock_now_ns() + r->plan.ttft_ns);
+		return true;
+	case FAULT_STALL:
+		if (!first)
+			r->plan.itl_ns = cfg->itl_ns; /* stalled once: back to the ITL */
+		return false;
+	case FAULT_RESET:
+		/* After the first content event, or instead of a lone one. */
+		if (first && !last)
+			return false;
+		w->stats.faults[FAULT_RESET]++;
+		worker_conn_reset(w, c);
+		return true;
+	case FAULT_BAD_JSON:
+		if (!first)
+			return false;
+		start = worker_out(w, c);
+		p = event_begin(start);
+		p = PUT(p, "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\" broken");
+		r->ev_next++;
+		r->tokens_done += next;
+		p = event_end(cfg, start, p);
+		if (last) {
+			p = put_done_event(cfg, r, p);
+			r->stage = STAGE_DONE;
+		}
+		c->out_len = (uint32_t)(p - c->out);
+		r->due = false;
+		w->stats.faults[FAULT_BAD_JSON]++;
+		return true;
+	case FAULT_BAD_SSE:
+	case FAULT_TRUNCATED_CHUNKED: {
+		size_t len, hex_len;
+		char hex[16];
+
+		start = worker_out(w, c);
+		p = put_content_event(cfg, r, start); /* a whole chunk: size, event, CRLF */
+		if (r->plan.fault == FAULT_BAD_SSE) {
+			/* The same event without its blank line, then the last chunk. */
+			p = start + (size_t)(strchr(start, '\n') - start) + 1;
+			len = (size_t)(strstr(p, cfg->sse_lf ? "\n\n" : "\r\n\r\n") - p) + 1;
+			p[len - 1] = '\n';
+			hex_len = (size_t)(gen_hex(hex, len) - hex);
+			memmove(start + hex_len + 2, p, len);
+			p = put(start, hex, hex_len);
+			p = PUT(p, "\r\n") + len;
+			p = PUT(p, "\r\n0\r\n\r\n");
+		} else {
+			/* Half of the chunk, then the connection closes. */
+			p = start + (p - start) / 2;
+			r->close_after = true;
+		}
+		c->out_len = (uint32_t)(p - c->out);
+		r->stage = STAGE_DONE;
+		r->due = false;
+		w->stats.faults[r->plan.fault]++;
+		return true;
+	}
+	default:
+		return false;
+	}
+}
+
 /* Streamed: the next content event, and after the last one usage and [DONE]. */
 static void stream_produce(struct mock_worker *w, struct mock_conn *c)
 {
@@ -335,8 +474,16 @@ static void stream_produce(struct mock_worker *w, struct mock_conn *c)
 	/* Room for a content event, usage and [DONE]: the worst case. */
 	if (cfg->out_cap_bytes - c->out_len < 2 * cfg->event_max_bytes + 64)
 		return;
+	if (r->plan.fault != FAULT_NONE && stream_fault(w, c))
+		return;
 	p = worker_out(w, c);
 	p = put_content_event(cfg, r, p);
+	if (r->plan.fault == FAULT_STALL && r->ev_next == (r->chat ? 2u : 1u) &&
+	    r->tokens_done < r->plan.nr_tokens) {
+		/* The next event comes after the stall instead of one ITL. */
+		r->plan.itl_ns = r->plan.fault_ns;
+		w->stats.faults[FAULT_STALL]++;
+	}
 	r->due = false;
 	if (r->tokens_done == r->plan.nr_tokens) {
 		if (r->usage)
@@ -392,10 +539,10 @@ static void full_produce(struct mock_worker *w, struct mock_conn *c)
 	p = worker_out(w, c);
 	end = c->out + cfg->out_cap_bytes;
 	if (r->stage == STAGE_HEAD) {
-		if ((size_t)(end - p) < MOCK_HEAD_MAX_BYTES + 512 + cfg->model_len)
+		if ((size_t)(end - p) < MOCK_HEAD_MAX_BYTES + 512 + cfg->model_len +
+					    (r->plan.fault == FAULT_HUGE_HEADERS ? FAULT_HUGE_HEAD_BYTES : 0))
 			return;
-		p = put_head(w, p, 200, "application/json", (int64_t)r->body_bytes, r->id,
-			     r->close_after);
+		p = put_head_planned(w, c, p, 200, "application/json", (int64_t)r->body_bytes, r->id);
 		p = put_full_prefix(cfg, r, p);
 		r->stage = STAGE_TOKENS;
 	}
@@ -445,14 +592,55 @@ bool resp_streaming_more(const struct mock_resp *r)
 	return r->kind == RESP_STREAM && r->stage == STAGE_TOKENS;
 }
 
-/* The plan of a completion request: the one place that decides timing. */
-static void plan_make(const struct mock_config *cfg, uint32_t nr_tokens, struct mock_plan *plan)
+/* The plan of a completion request: the one place that decides timing and faults. */
+static void plan_make(struct mock_worker *w, uint32_t nr_tokens, bool stream,
+		      struct mock_plan *plan)
 {
+	const struct mock_config *cfg = w->cfg;
+	bool close;
+
 	plan->ttft_ns = cfg->ttft_ns;
 	plan->itl_ns = cfg->itl_ns;
 	plan->nr_tokens = nr_tokens;
 	plan->tokens_per_chunk = cfg->tokens_per_chunk;
 	plan->tokens_per_chunk_min = cfg->tokens_per_chunk_min;
+	plan->fault = (uint8_t)fault_draw(&cfg->fault, &w->fault_prng, stream, &close);
+	plan->close_fault = close && plan->fault == FAULT_NONE;
+	plan->fault_ns = cfg->fault.param_ns[plan->fault];
+	if (plan->fault == FAULT_SLOW_FIRST_TOKEN) {
+		plan->ttft_ns += plan->fault_ns;
+		w->stats.faults[FAULT_SLOW_FIRST_TOKEN]++;
+	}
+}
+
+/*
+ * Faults that replace the whole answer. Returns true when c's request is
+ * answered (or, for no-answer, never will be).
+ */
+static bool answer_fault(struct mock_worker *w, struct mock_conn *c)
+{
+	struct mock_resp *r = &c->resp;
+
+	switch (r->plan.fault) {
+	case FAULT_429:
+		answer_error(w, c, 429, "RateLimitError", "Too many requests: retry later", 30);
+		break;
+	case FAULT_500:
+		answer_error(w, c, 500, "InternalServerError", "Internal error", 14);
+		break;
+	case FAULT_503:
+		answer_error(w, c, 503, "ServiceUnavailableError", "Overloaded", 10);
+		break;
+	case FAULT_NO_ANSWER:
+		/* Busy with a response that never comes: nothing more is read. */
+		r->kind = RESP_FIXED;
+		r->stage = STAGE_TOKENS;
+		break;
+	default:
+		return false;
+	}
+	w->stats.faults[r->plan.fault]++;
+	return true;
 }
 
 static void start_completion(struct mock_worker *w, struct mock_conn *c, bool chat,
@@ -463,7 +651,9 @@ static void start_completion(struct mock_worker *w, struct mock_conn *c, bool ch
 	uint32_t nr_tokens = jr->max_tokens ? (uint32_t)jr->max_tokens : MOCK_DEFAULT_MAX_TOKENS;
 	uint32_t nr_chunks;
 
-	plan_make(cfg, nr_tokens, &r->plan);
+	plan_make(w, nr_tokens, jr->stream, &r->plan);
+	if (answer_fault(w, c))
+		return;
 	r->id = w->next_id;
 	w->next_id += cfg->nr_threads;
 	r->prng = r->id;
@@ -478,10 +668,13 @@ static void start_completion(struct mock_worker *w, struct mock_conn *c, bool ch
 		r->kind = RESP_STREAM;
 		r->usage = jr->include_usage;
 		r->stage = STAGE_TOKENS;
-		p = put_head(w, p, 200, "text/event-stream; charset=utf-8", -1, r->id,
-			     r->close_after);
-		if (chat)
-			p = put_role_event(cfg, r, p);
+		if (r->plan.fault == FAULT_SLOW_FIRST_BYTE) {
+			r->head_pending = true;
+			w->stats.faults[FAULT_SLOW_FIRST_BYTE]++;
+			admit_request(w, c, r->plan.fault_ns); /* the head, once admitted */
+			return;
+		}
+		p = put_stream_head(w, c, p);
 		c->out_len = (uint32_t)(p - c->out);
 		admit_request(w, c, r->plan.ttft_ns);
 		return;
@@ -489,6 +682,10 @@ static void start_completion(struct mock_worker *w, struct mock_conn *c, bool ch
 	r->kind = RESP_FULL;
 	r->stage = STAGE_HEAD;
 	r->body_bytes = full_body_bytes(w, r);
+	if (r->plan.fault == FAULT_SLOW_FIRST_BYTE) {
+		r->plan.ttft_ns += r->plan.fault_ns;
+		w->stats.faults[FAULT_SLOW_FIRST_BYTE]++;
+	}
 	admit_request(w, c, r->plan.ttft_ns + r->plan.itl_ns * (nr_chunks - 1));
 }
 

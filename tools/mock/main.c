@@ -58,6 +58,12 @@ static const char usage[] =
     "                          first come, first served (one worker) (any)\n"
     "  --pause-at-ms MS        stall every worker MS after the first completion request\n"
     "  --pause-ms MS           ... for MS (with --pause-at-ms)\n"
+    "  --fault KIND=RATE[:P],...  inject faults into completions (repeatable): reset,\n"
+    "                          stall[:5s], slow-first-byte[:2s], slow-first-token[:2s],\n"
+    "                          429[:RETRY_AFTER_S], 500, 503, bad-sse, bad-json,\n"
+    "                          truncated-chunked, huge-headers, no-answer, close\n"
+    "  --fault-seed N          seed of the fault draws (0)\n"
+    "  --fault-log FILE        write the faults injected, by kind, as JSON at exit\n"
     "  --help                  this text\n";
 
 enum {
@@ -82,6 +88,9 @@ enum {
 	OPT_MAX_CONCURRENCY,
 	OPT_PAUSE_AT,
 	OPT_PAUSE,
+	OPT_FAULT,
+	OPT_FAULT_SEED,
+	OPT_FAULT_LOG,
 	OPT_HELP,
 };
 
@@ -107,6 +116,9 @@ static const struct option options[] = {
 	{ "max-concurrency", required_argument, NULL, OPT_MAX_CONCURRENCY },
 	{ "pause-at-ms", required_argument, NULL, OPT_PAUSE_AT },
 	{ "pause-ms", required_argument, NULL, OPT_PAUSE },
+	{ "fault", required_argument, NULL, OPT_FAULT },
+	{ "fault-seed", required_argument, NULL, OPT_FAULT_SEED },
+	{ "fault-log", required_argument, NULL, OPT_FAULT_LOG },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -270,6 +282,19 @@ static void parse_args(int argc, char **argv, struct mock_config *cfg, struct ar
 		case OPT_PAUSE:
 			cfg->pause_ns = parse_ms("--pause-ms", optarg);
 			break;
+		case OPT_FAULT: {
+			char err[256];
+
+			if (fault_parse(&cfg->fault, optarg, err, sizeof(err)))
+				bad_usage("%s", err);
+			break;
+		}
+		case OPT_FAULT_SEED:
+			cfg->fault.seed = parse_u64("--fault-seed", optarg, 0, UINT64_MAX);
+			break;
+		case OPT_FAULT_LOG:
+			cfg->fault.log_path = optarg;
+			break;
 		case OPT_HELP:
 			fputs(usage, stdout);
 			exit(0);
@@ -350,6 +375,8 @@ static void size_events(struct mock_config *cfg)
 	out = MOCK_HEAD_MAX_BYTES + 4 * cfg->event_max_bytes;
 	out = (out + 4095) & ~(size_t)4095;
 	cfg->out_cap_bytes = out < 16384 ? 16384 : out;
+	if (cfg->fault.rate[FAULT_HUGE_HEADERS] > 0)
+		cfg->out_cap_bytes += FAULT_HUGE_HEAD_BYTES;
 }
 
 static int open_truth(struct mock_config *cfg, const char *path)
@@ -419,7 +446,7 @@ static int bind_all(struct mock_config *cfg, struct mock_worker *workers)
 	return 0;
 }
 
-static void summary(const struct mock_worker *workers, unsigned nr)
+static void summary(const struct mock_config *cfg, const struct mock_worker *workers, unsigned nr)
 {
 	struct mock_stats t = { 0 };
 
@@ -440,7 +467,11 @@ static void summary(const struct mock_worker *workers, unsigned nr)
 		t.tls_handshakes += s->tls_handshakes;
 		t.tls_resumed += s->tls_resumed;
 		t.tls_errors += s->tls_errors;
+		for (int k = 0; k < FAULT_NR; k++)
+			t.faults[k] += s->faults[k];
 	}
+	if (cfg->fault.log_path && fault_log_write(cfg->fault.log_path, t.requests, t.faults))
+		fprintf(stderr, "brood-mock: cannot write %s\n", cfg->fault.log_path);
 	fprintf(stderr,
 		"brood-mock: %llu connections, %llu requests, %llu events, %llu bytes out, "
 		"%llu http errors, %llu responses aborted by clients, %llu resets, "
@@ -484,6 +515,7 @@ static int start_workers(struct mock_config *cfg, struct mock_worker *workers, i
 		workers[i].cfg = cfg;
 		workers[i].stop_fd = stop_fd;
 		workers[i].ready = ready;
+		workers[i].fault_prng = fault_prng_init(&cfg->fault, i);
 		ret = worker_start(&workers[i]);
 		if (ret) {
 			fprintf(stderr, "brood-mock: cannot start thread %u: %s\n", i,
@@ -532,6 +564,7 @@ int main(int argc, char **argv)
 	sem_t ready;
 
 	inet_pton(AF_INET, cfg.host, &cfg.addr);
+	fault_config_init(&cfg.fault);
 	parse_args(argc, argv, &cfg, &a);
 	if (cfg.max_concurrency) {
 		struct rlimit rl;
@@ -595,7 +628,7 @@ stop:
 			ret = 1;
 		}
 	}
-	summary(workers, nr_started);
+	summary(&cfg, workers, nr_started);
 err:
 	if (cfg.truth_fd >= 0 && close(cfg.truth_fd))
 		ret = 1;

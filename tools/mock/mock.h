@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fault.h"
+
 #define MOCK_MAX_THREADS	  256
 #define MOCK_MAX_MODEL_LEN	  128	     /* --model, printable ASCII without " or \ */
 #define MOCK_DEFAULT_MAX_TOKENS	  16	     /* when the request has no max_tokens */
@@ -56,6 +58,7 @@ struct mock_config {
 	unsigned max_concurrency;  /* completions generated at once, whole server; 0 = any */
 	uint64_t pause_at_ns;	   /* stall this long after the first completion request */
 	uint64_t pause_ns;	   /* for this long; 0 = never */
+	struct fault_config fault; /* --fault, --fault-seed, --fault-log */
 };
 
 /*
@@ -71,6 +74,9 @@ struct mock_plan {
 	uint32_t nr_tokens;	   /* completion tokens */
 	uint32_t tokens_per_chunk; /* tokens per content event (the most); the last may hold fewer */
 	uint32_t tokens_per_chunk_min; /* the fewest; each event draws from the range */
+	uint64_t fault_ns;	   /* stall: how long */
+	uint8_t fault;		   /* enum fault_kind */
+	bool close_fault;	   /* FAULT_CLOSE: "connection: close" on a normal answer */
 };
 
 enum resp_kind {
@@ -118,6 +124,7 @@ struct mock_resp {
 	/* admit.c: --max-concurrency */
 	uint8_t admit;		 /* none, queued or running */
 	uint64_t admit_delay_ns; /* the first timer, counted from admission */
+	bool head_pending;	/* FAULT_SLOW_FIRST_BYTE: the head waits for the timer */
 };
 
 /* Connection flags */
@@ -199,6 +206,7 @@ struct mock_stats {
 	uint64_t tls_handshakes; /* completed */
 	uint64_t tls_resumed;	 /* of which resumed a client's session */
 	uint64_t tls_errors;	 /* connections closed for a TLS failure */
+	uint64_t faults[FAULT_NR]; /* faults injected, by kind */
 };
 
 struct mock_worker {
@@ -234,6 +242,7 @@ struct mock_worker {
 	uint32_t *adm_next, *adm_prev; /* admit.c: FIFO of queued connections */
 	uint32_t adm_head, adm_tail;
 	uint32_t adm_len;
+	uint64_t fault_prng; /* fault draws; seeded from --fault-seed and idx */
 	bool stop;
 	bool enfile_logged;
 	int err;      /* set-up result, read by main after ready */
@@ -258,6 +267,7 @@ struct tls_ctx;
 int worker_start(struct mock_worker *w);
 char *worker_out(struct mock_worker *w, struct mock_conn *c);
 void worker_conn_close(struct mock_worker *w, struct mock_conn *c);
+void worker_conn_reset(struct mock_worker *w, struct mock_conn *c);
 void worker_timer_set(struct mock_worker *w, struct mock_conn *c, uint64_t due_ns);
 uint64_t mock_now_ns(void);
 

@@ -334,6 +334,30 @@ void worker_conn_close(struct mock_worker *w, struct mock_conn *c)
 	conn_try_close(w, c);
 }
 
+/*
+ * Closes c with a TCP RST: SO_LINGER {on, 0} set through io_uring (the
+ * socket is a direct descriptor, so setsockopt(2) cannot reach it), then the
+ * usual close. The socket command runs inline at submit, before the close
+ * that follows once recv and send are done. Without it (Linux < 6.7) the
+ * close is an orderly FIN, which a client also sees mid-response.
+ */
+void worker_conn_reset(struct mock_worker *w, struct mock_conn *c)
+{
+	static const struct linger lin = { .l_onoff = 1, .l_linger = 0 };
+	struct io_uring_sqe *sqe = get_sqe(w);
+	uint32_t idx = conn_idx(w, c);
+
+	/* liburing 2.3 lacks io_uring_prep_cmd_sock: the SQE by hand. */
+	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, (int)idx, NULL, 0, 0);
+	sqe->off = 3; /* cmd_op = SOCKET_URING_OP_SETSOCKOPT */
+	sqe->addr = (uint64_t)SOL_SOCKET | (uint64_t)SO_LINGER << 32; /* level, optname */
+	sqe->splice_fd_in = sizeof(lin);			    /* optlen */
+	sqe->addr3 = (uint64_t)(uintptr_t)&lin;			    /* optval */
+	sqe->flags |= IOSQE_FIXED_FILE | IOSQE_CQE_SKIP_SUCCESS;
+	io_uring_sqe_set_data64(sqe, pack(OP_CANCEL, idx, c->gen));
+	worker_conn_close(w, c);
+}
+
 /* The peer closed (res 0) or the socket failed (res < 0): count it, close. */
 static void conn_lost(struct mock_worker *w, struct mock_conn *c, int res)
 {
