@@ -371,7 +371,10 @@ static void conn_open(struct shard *s, struct conn *c)
 		/* Port 0: each source address has its own ~28,000 ephemeral ports. */
 		sqe = get_sqe(s);
 		io_uring_prep_rw(OPCODE_BIND, sqe, (int)c->idx, &src->addr, 0, src->addr_len);
-		sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_LINK | IOSQE_CQE_SKIP_SUCCESS;
+		/* No CQE_SKIP_SUCCESS here: a failed request in mid-chain
+		 * with it makes the kernel skip the CQEs of the ones it
+		 * cancels, and the connect's -ECANCELED would never come. */
+		sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_LINK;
 		io_uring_sqe_set_data64(sqe, ud_pack(OP_BIND, c));
 	}
 	sqe = get_sqe(s);
@@ -1166,8 +1169,13 @@ static ssize_t feed_head(struct shard *s, struct conn *c, const char *p, size_t 
 	c->spill_len = old + (uint32_t)take;
 	return (ssize_t)take;
 bad:
-	set_err_bytes(s, c, ENGINE_ERR_PROTOCOL, "malformed response head", old ? c->spill : p,
-		      old ? old + take : len);
+	if ((old ? old + take : len) >= HTTP1_MAX_HEAD_BYTES &&
+	    !memmem(old ? c->spill : p, HTTP1_MAX_HEAD_BYTES, "\r\n\r\n", 4))
+		set_err(s, c, ENGINE_ERR_PROTOCOL, "response head larger than %d bytes",
+			HTTP1_MAX_HEAD_BYTES);
+	else
+		set_err_bytes(s, c, ENGINE_ERR_PROTOCOL, "malformed response head",
+			      old ? c->spill : p, old ? old + take : len);
 	return -EPROTO;
 }
 
@@ -1494,8 +1502,10 @@ static void handle_cqe(struct shard *s, struct io_uring_cqe *cqe)
 		return;
 	switch (op) {
 	case OP_SOCKET:
-		/* Only failures post (CQE_SKIP_SUCCESS); the linked connect
-		 * then completes with -ECANCELED and says so. */
+		/* Only failures post (CQE_SKIP_SUCCESS), and a skip-success
+		 * request that fails makes the kernel skip the CQEs of the
+		 * linked requests it cancels: no connect CQE follows, so the
+		 * request fails here. */
 		if (cqe->res == -EMFILE || cqe->res == -ENFILE)
 			set_err(s, c, ENGINE_ERR_CONNECT,
 				"socket: %s: out of file descriptors: fewer users per process "
@@ -1508,9 +1518,15 @@ static void handle_cqe(struct shard *s, struct io_uring_cqe *cqe)
 				strerror(-cqe->res));
 		else
 			set_err(s, c, ENGINE_ERR_CONNECT, "socket: %s", strerror(-cqe->res));
+		c->flags &= ~CF_CONNECTING;
+		timer_disarm(c, TIMER_CONNECT);
+		request_end(s, c, false);
 		break;
 	case OP_BIND: {
 		char src[80];
+
+		if (cqe->res >= 0 || cqe->res == -ECANCELED)
+			break; /* bound; or the socket failed first and said so */
 		struct engine_target t = { .addr = s->cfg->sources[c->source].addr };
 
 		format_target(&t, src, sizeof(src));
