@@ -18,7 +18,9 @@
 
 #include "engine_int.h"
 
-static volatile sig_atomic_t stop_flag;
+/* Written by a signal handler, read by every shard: a lock-free atomic int,
+ * which is async-signal-safe (and what ThreadSanitizer expects). */
+static int stop_flag;
 
 /* Leaves this many descriptors of RLIMIT_NOFILE to the rest of the process
  * (rings, trace and output files, the progress terminal). */
@@ -34,18 +36,18 @@ uint64_t engine_now_ns(void)
 
 void engine_stop(void)
 {
-	if (stop_flag < 2)
-		stop_flag = stop_flag + 1;
+	if (__atomic_load_n(&stop_flag, __ATOMIC_RELAXED) < 2)
+		__atomic_add_fetch(&stop_flag, 1, __ATOMIC_RELAXED);
 }
 
 bool engine_stop_requested(void)
 {
-	return stop_flag != 0;
+	return __atomic_load_n(&stop_flag, __ATOMIC_RELAXED) != 0;
 }
 
 int engine_stop_level(void)
 {
-	return stop_flag;
+	return __atomic_load_n(&stop_flag, __ATOMIC_RELAXED);
 }
 
 const char *engine_err_name(enum engine_err e)

@@ -12,6 +12,7 @@ pkgs=(
 	chromium python3-jsonschema
 	libutf8proc-dev sentencepiece fortunes fortunes-de fortunes-ru fortunes-zh
 	nginx
+	clang libclang-rt-14-dev
 )
 
 missing=()
