@@ -17,6 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cmocka.h>
 
 #include "e2e_util.h"
@@ -391,6 +396,41 @@ static void test_source_ips(void **state)
 	outcome_free(&o);
 }
 
+/*
+ * A listener whose accept queue is full: brood's pre-flight connect takes
+ * the one place (it is never accepted), and every later SYN is dropped, so
+ * each connect hangs until --connect-timeout.
+ */
+static void test_connect_timeout(void **state)
+{
+	(void)state;
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	char dir[64], json[128], out[128], err[128], url[64];
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 0), 0);
+	getsockname(fd, (struct sockaddr *)&sa, &len);
+	tmpdir_make(dir, sizeof(dir));
+	snprintf(json, sizeof(json), "%s/report.json", dir);
+	snprintf(out, sizeof(out), "%s/stdout", dir);
+	snprintf(err, sizeof(err), "%s/stderr", dir);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(sa.sin_port));
+	const char *argv[] = { brood_bin, "run", "-H", url,	"-m", "m", "-u", "1", "-n",
+			       "2",	  "-q",	 "--connect-timeout", "300ms", "--json", json, NULL };
+	assert_int_equal(run_cmd(argv, out, err, 60), 0);
+	close(fd);
+	struct outcome o = { .report = slurp(json) };
+
+	assert_non_null(o.report);
+	assert_int_equal(error_count(&o, "connect_timeout"), 2);
+	assert_int_equal(summary(&o, "requests_failed"), 2);
+	assert_accounted(&o);
+	free(o.report);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -413,6 +453,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_mixed, mocks_reap),
 		cmocka_unit_test_teardown(test_sigint_grace, mocks_reap),
 		cmocka_unit_test_teardown(test_source_ips, mocks_reap),
+		cmocka_unit_test(test_connect_timeout),
 	};
 
 	if (argc < 3) {
