@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "engine_int.h"
+#include "json.h"
 
 /* Written by a signal handler, read by every shard: a lock-free atomic int,
  * which is async-signal-safe (and what ThreadSanitizer expects). */
@@ -143,6 +144,38 @@ static rlim_t raise_nofile(void)
 	return rl.rlim_cur;
 }
 
+/* MemAvailable from /proc/meminfo in bytes; 0 when unknown. */
+static uint64_t mem_available(void)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	char line[128];
+	unsigned long long kb = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return (uint64_t)kb * 1024;
+}
+
+/* What the shards allocate at start-up for cfg, in bytes (shard.c's sizes). */
+static uint64_t mem_needed(const struct engine_config *cfg, unsigned nr_shards)
+{
+	uint64_t per_user = sizeof(struct conn) + cfg->max_event_bytes + JSON_PADDING;
+	uint64_t users = (cfg->nr_users + nr_shards - 1) / nr_shards, nr_bufs = 1024;
+	uint64_t per_shard;
+
+	while (nr_bufs < users && nr_bufs < 32768)
+		nr_bufs <<= 1;
+	per_shard = nr_bufs * (4096 + JSON_PADDING) + (2u << 20); /* receive buffers, trace */
+
+	if (cfg->trace_path && cfg->trace_chunks)
+		per_user += (uint64_t)cfg->trace_events_cap * sizeof(uint64_t);
+	return (uint64_t)cfg->nr_users * per_user + nr_shards * per_shard;
+}
+
 static int check_config(const struct engine_config *cfg, unsigned nr_shards, char *err,
 			size_t err_len)
 {
@@ -183,6 +216,16 @@ static int check_config(const struct engine_config *cfg, unsigned nr_shards, cha
 				return -EINVAL;
 			}
 		}
+	}
+	uint64_t mem_need = mem_needed(cfg, nr_shards), avail = mem_available();
+
+	if (avail && mem_need > avail) {
+		snprintf(err, err_len,
+			 "%u users need about %llu MiB here but %llu MiB are available: fewer users "
+			 "per process (run several), or a smaller --max-event-bytes",
+			 cfg->nr_users, (unsigned long long)(mem_need >> 20),
+			 (unsigned long long)(avail >> 20));
+		return -ENOMEM;
 	}
 	/* One ring's registered-file table is limited by RLIMIT_NOFILE. */
 	if (per_shard + NOFILE_RESERVE > nofile) {

@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sys/socket.h>
+
 #include <cmocka.h>
 
 #include "opts.h"
@@ -174,6 +176,39 @@ static void test_ignore_eos_and_batch(void **state)
 	assert_int_equal(o.batch_us, 250);
 	assert_int_equal(parse(&o, "--batch-us", "10001", NULL), -EINVAL);
 	assert_non_null(strstr(err, "--batch-us"));
+}
+
+/* Timeouts per kind (0 or "off": none), --grace, --retries, --source-ips. */
+static void test_fault_flags(void **state)
+{
+	struct brood_opts o;
+
+	(void)state;
+	assert_int_equal(parse(&o, NULL), 0);
+	assert_int_equal(o.connect_timeout_ns, 0);
+	assert_int_equal(o.idle_timeout_ns, 0);
+	assert_int_equal(o.grace_ns, 2 * S_NS);
+	assert_int_equal(o.retries, 0);
+	assert_int_equal(o.nr_sources, 0);
+	assert_int_equal(parse(&o, "--connect-timeout", "3s", "--first-byte-timeout", "500ms",
+			       "--first-token-timeout", "1m", "--idle-timeout", "off", "--grace",
+			       "0", "--retries", "5", "--source-ips", "127.0.0.2,::1", NULL),
+			 0);
+	assert_int_equal(o.connect_timeout_ns, 3 * S_NS);
+	assert_int_equal(o.first_byte_timeout_ns, S_NS / 2);
+	assert_int_equal(o.first_token_timeout_ns, 60 * S_NS);
+	assert_int_equal(o.idle_timeout_ns, 0);
+	assert_int_equal(o.grace_ns, 0);
+	assert_int_equal(o.retries, 5);
+	assert_int_equal(o.nr_sources, 2);
+	assert_int_equal(o.sources[0].addr.ss_family, AF_INET);
+	assert_int_equal(o.sources[1].addr.ss_family, AF_INET6);
+	expect_error(parse(&o, "--idle-timeout", "soon", NULL), "--idle-timeout soon", "0 for none");
+	expect_error(parse(&o, "--retries", "101", NULL), "--retries", "0 to 100");
+	expect_error(parse(&o, "--source-ips", "127.0.0.2,,127.0.0.3", NULL), "--source-ips",
+		     "empty");
+	expect_error(parse(&o, "--source-ips", "localhost", NULL), "--source-ips",
+		     "'localhost' is not an IP address");
 }
 
 static void test_hosts_accumulate(void **state)
@@ -592,6 +627,7 @@ int main(void)
 		cmocka_unit_test_setup(test_long_flags, setup),
 		cmocka_unit_test_setup(test_stream_flags, setup),
 		cmocka_unit_test_setup(test_ignore_eos_and_batch, setup),
+		cmocka_unit_test_setup(test_fault_flags, setup),
 		cmocka_unit_test_setup(test_hosts_accumulate, setup),
 		cmocka_unit_test_setup(test_prompt_text, setup),
 		cmocka_unit_test_setup(test_api_key_env, setup),
