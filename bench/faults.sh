@@ -3,8 +3,11 @@
 # (default 10%), for the issue-7 soak: no crash, no leak (run the ASan
 # build: BROOD_BUILD=build-asan), bounded memory, every request accounted for.
 #
-#   BROOD_BUILD=build-asan bench/faults.sh [-u USERS] [-t SECONDS] [-r RATE]
+#   BROOD_BUILD=build-asan MOCK_BUILD=build bench/faults.sh [-u USERS] [-t SECONDS] [-r RATE]
 #
+# brood comes from $BROOD_BUILD (default build), brood-mock from $MOCK_BUILD
+# (default the same): a release mock keeps the server from being the
+# bottleneck when brood runs under ASan.
 # Prints brood's request counts by class next to what the mock injected, the
 # peak RSS of both processes, and whether ok + failed + cancelled = started.
 # The mapping is exact for requests that finished; requests still in flight
@@ -20,21 +23,23 @@ while getopts "u:t:r:" opt; do
 	esac
 done
 bin=${BROOD_BUILD:-build}/tools
-[ -x "$bin/brood/brood" ] || { echo "build first: scripts/build.sh" >&2; exit 1; }
+mbin=${MOCK_BUILD:-${BROOD_BUILD:-build}}/tools
+[ -x "$bin/brood/brood" ] && [ -x "$mbin/mock/brood-mock" ] ||
+	{ echo "build first: scripts/build.sh" >&2; exit 1; }
 
 out=$(mktemp -d /tmp/brood-faults-XXXXXX)
 mock=
 cleanup() { [ -n "$mock" ] && kill -TERM "$mock" 2>/dev/null && wait "$mock" 2>/dev/null; true; }
 trap cleanup EXIT
 
-spec="reset=$rate,stall=$rate:5s,slow-first-byte=$rate:5s,slow-first-token=$rate:5s"
+spec="reset=$rate,stall=$rate:6s,slow-first-byte=$rate:6s,slow-first-token=$rate:6s"
 spec+=",429=$rate:1,500=$rate,503=$rate,bad-sse=$rate,bad-json=$rate"
 spec+=",truncated-chunked=$rate,huge-headers=$rate,no-answer=$rate,close=$rate"
 
 # ASan: leaks fail the exit status; both processes report their peak RSS.
 export ASAN_OPTIONS=detect_leaks=1:exitcode=23
-/usr/bin/time -f "%M" -o "$out/mock.rss" "$bin/mock/brood-mock" --port 0 \
-	--max-conns $((users + 1000)) --ttft-ms 50 --itl-ms 20 --fault "$spec" --fault-seed 1 \
+"$mbin/mock/brood-mock" --port 0 \
+	--max-conns $((2 * users + 1000)) --ttft-ms 50 --itl-ms 20 --fault "$spec" --fault-seed 1 \
 	--fault-log "$out/faults.json" >"$out/mock.out" 2>"$out/mock.err" &
 mock=$!
 for _ in $(seq 100); do grep -q listening "$out/mock.out" 2>/dev/null && break; sleep 0.1; done
@@ -42,14 +47,15 @@ port=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$out/mock.out")
 [ -n "$port" ] || { cat "$out/mock.err" >&2; exit 1; }
 
 cmd=("$bin/brood/brood" run -H "http://127.0.0.1:$port" -m brood-mock --chat -u "$users"
-	-r $((users / 2)) -o 32 -t "${secs}s" --idle-timeout 2s --first-byte-timeout 2s
-	--first-token-timeout 2s --timeout 30s --json "$out/report.json" -q)
+	-r $((users / 2)) -o 32 -t "${secs}s" --idle-timeout 3s --first-byte-timeout 3s
+	--first-token-timeout 3s --timeout 30s --json "$out/report.json" -q)
 echo "brood: ${cmd[*]}"
 echo "mock faults: $spec"
 set +e
 /usr/bin/time -f "%M %e %U %S" -o "$out/brood.rss" "${cmd[@]}" >"$out/brood.out" 2>"$out/brood.err"
 rc=$?
 set -e
+awk '/VmHWM/ {print $2}' "/proc/$mock/status" >"$out/mock.rss"
 kill -TERM "$mock"
 wait "$mock" || { echo "brood-mock exited $?" >&2; cat "$out/mock.err" >&2; }
 mock=
