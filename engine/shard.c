@@ -21,6 +21,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -89,6 +90,9 @@ enum {
 
 /* Linux 6.11; liburing 2.3 has neither the opcode nor io_uring_prep_bind. */
 #define OPCODE_BIND 56
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24 /* linux/in.h; glibc's netinet/in.h lacks it */
+#endif
 
 #ifndef IORING_FEAT_MIN_TIMEOUT
 #define IORING_FEAT_MIN_TIMEOUT (1U << 15) /* Linux 6.12: min_wait_usec in getevents_arg */
@@ -353,7 +357,7 @@ static void conn_open(struct shard *s, struct conn *c)
 	const struct engine_target *t = &s->cfg->targets[c->target];
 	struct io_uring_sqe *sqe;
 
-	reserve_sqes(s, 4);
+	reserve_sqes(s, 5);
 	if (c->flags & CF_SLOT_USED) {
 		sqe = get_sqe(s);
 		io_uring_prep_close_direct(sqe, c->idx);
@@ -368,7 +372,22 @@ static void conn_open(struct shard *s, struct conn *c)
 	if (s->cfg->nr_sources) {
 		const struct engine_source *src = &s->cfg->sources[c->source];
 
-		/* Port 0: each source address has its own ~28,000 ephemeral ports. */
+		if (t->addr.ss_family == AF_INET) {
+			/* IP_BIND_ADDRESS_NO_PORT: the port is picked at connect,
+			 * per (source, destination), not at bind, per source. A
+			 * socket command (Linux 6.7), by hand for liburing 2.3;
+			 * HARDLINK: without it the chain goes on, ports per source. */
+			static const int one = 1;
+
+			sqe = get_sqe(s);
+			io_uring_prep_rw(IORING_OP_URING_CMD, sqe, (int)c->idx, NULL, 0, 0);
+			sqe->off = 3; /* cmd_op = SOCKET_URING_OP_SETSOCKOPT */
+			sqe->addr = (uint64_t)IPPROTO_IP | (uint64_t)IP_BIND_ADDRESS_NO_PORT << 32;
+			sqe->splice_fd_in = sizeof(one);	 /* optlen */
+			sqe->addr3 = (uint64_t)(uintptr_t)&one; /* optval */
+			sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_HARDLINK | IOSQE_CQE_SKIP_SUCCESS;
+			io_uring_sqe_set_data64(sqe, ud_pack(OP_CANCEL, c));
+		}
 		sqe = get_sqe(s);
 		io_uring_prep_rw(OPCODE_BIND, sqe, (int)c->idx, &src->addr, 0, src->addr_len);
 		/* No CQE_SKIP_SUCCESS here: a failed request in mid-chain
@@ -1410,8 +1429,8 @@ static void on_connect(struct shard *s, struct conn *c, int res)
 	if (res == -EADDRNOTAVAIL) {
 		request_fail(s, c, ENGINE_ERR_CONNECT,
 			     "out of source ports for this target: spread the users over more -H "
-			     "addresses or --source-ips 127.0.0.2,127.0.0.3,... (each pair allows "
-			     "~28,000 connections)",
+			     "addresses or --source-ips 127.0.0.2,127.0.0.3,... (each source and "
+			     "destination pair allows ~28,000 connections)",
 			     0);
 		return;
 	}
