@@ -117,6 +117,8 @@ void metrics_format(struct sbuf *b, const struct metrics_state *st)
 	sbuf_addf(b, "brood_requests_total{outcome=\"failed\"} %" PRIu64 "\n", c->requests_failed);
 	sbuf_addf(b, "brood_requests_total{outcome=\"cancelled\"} %" PRIu64 "\n",
 		  c->requests_cancelled);
+	counter(b, "brood_retries_total", "Extra attempts made by --retries (not requests).",
+		c->retries);
 	sbuf_adds(b, "# HELP brood_errors_total Failed requests, by error class.\n"
 		     "# TYPE brood_errors_total counter\n");
 	for (int i = 0; i < ENGINE_NR_ERR; i++)
