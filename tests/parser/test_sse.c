@@ -322,6 +322,29 @@ static void test_reset(void **state)
 	assert_memory_equal(ev.data, "y", 1);
 }
 
+/* sse_pending: bytes of an unfinished event, however the stream was cut. */
+static void test_pending(void **state)
+{
+	struct sse_parser p;
+	struct sse_event ev;
+
+	(void)state;
+	parser_init(&p, 64);
+	assert_false(sse_pending(&p));
+	assert_int_equal(sse_feed(&p, S(": a comment\n"), &ev), -EAGAIN);
+	assert_false(sse_pending(&p)); /* comments are no event */
+	assert_int_equal(sse_feed(&p, S("data: {\"x\""), &ev), -EAGAIN);
+	assert_true(sse_pending(&p)); /* mid-line */
+	assert_int_equal(sse_feed(&p, S("}\n"), &ev), -EAGAIN);
+	assert_true(sse_pending(&p)); /* a whole field line, no blank line yet */
+	assert_int_equal(sse_feed(&p, S("\n"), &ev), 1);
+	assert_false(sse_pending(&p));
+	assert_int_equal(sse_feed(&p, S("event: e\r\n"), &ev), -EAGAIN);
+	assert_true(sse_pending(&p)); /* fields without data still open an event */
+	sse_reset(&p);
+	assert_false(sse_pending(&p));
+}
+
 /* A zero-copy event points into the feed; a gathered one into spill. */
 static void test_zero_copy(void **state)
 {
@@ -418,7 +441,7 @@ int main(void)
 		cmocka_unit_test(test_id_with_nul), cmocka_unit_test(test_nul_in_data),
 		cmocka_unit_test(test_bom),	    cmocka_unit_test(test_reset),
 		cmocka_unit_test(test_zero_copy),   cmocka_unit_test(test_long_streams),
-		cmocka_unit_test(test_overflow),
+		cmocka_unit_test(test_overflow),    cmocka_unit_test(test_pending),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
