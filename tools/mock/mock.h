@@ -63,10 +63,8 @@ struct mock_config {
 
 /*
  * What one response does, decided once when its request is parsed
- * (plan_make in http.c). Fault injection (stalls, a slow first byte, resets,
- * 429/500 answers) slots in as more fields here, set by plan_make, and a
- * check where the worker produces the next piece of the response
- * (resp_produce in http.c).
+ * (plan_make in http.c), its fault (fault.h) included; the fault acts where
+ * the worker produces the next piece of the response (resp_produce).
  */
 struct mock_plan {
 	uint64_t ttft_ns;	   /* request received -> first content event */
