@@ -386,7 +386,7 @@ static bool stream_fault(struct mock_worker *w, struct mock_conn *c)
 {
 	const struct mock_config *cfg = w->cfg;
 	struct mock_resp *r = &c->resp;
-	bool first = !r->tokens_done;
+	bool first = r->ev_next == (r->chat ? 1u : 0u); /* the first content event is due */
 	uint32_t next = resp_event_tokens(r, r->ev_next, r->tokens_done);
 	bool last = r->tokens_done + next >= r->plan.nr_tokens;
 	char *start, *p;
