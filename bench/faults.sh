@@ -3,7 +3,8 @@
 # (default 10%), for the issue-7 soak: no crash, no leak (run the ASan
 # build: BROOD_BUILD=build-asan), bounded memory, every request accounted for.
 #
-#   BROOD_BUILD=build-asan MOCK_BUILD=build bench/faults.sh [-u USERS] [-t SECONDS] [-r RATE]
+#   BROOD_BUILD=build-asan MOCK_BUILD=build bench/faults.sh [-u USERS] [-t SECONDS] [-r RATE] \
+#       [-- MORE BROOD FLAGS, e.g. --retries 2 --tokenizer cl100k_base]
 #
 # brood comes from $BROOD_BUILD (default build), brood-mock from $MOCK_BUILD
 # (default the same): a release mock keeps the server from being the
@@ -22,6 +23,7 @@ while getopts "u:t:r:" opt; do
 	*) echo "usage: see the top of $0" >&2; exit 2 ;;
 	esac
 done
+shift $((OPTIND - 1))
 bin=${BROOD_BUILD:-build}/tools
 mbin=${MOCK_BUILD:-${BROOD_BUILD:-build}}/tools
 [ -x "$bin/brood/brood" ] && [ -x "$mbin/mock/brood-mock" ] ||
@@ -48,7 +50,7 @@ port=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$out/mock.out")
 
 cmd=("$bin/brood/brood" run -H "http://127.0.0.1:$port" -m brood-mock --chat -u "$users"
 	-r $((users / 2)) -o 32 -t "${secs}s" --idle-timeout 3s --first-byte-timeout 3s
-	--first-token-timeout 3s --timeout 30s --json "$out/report.json" -q)
+	--first-token-timeout 3s --timeout 30s --json "$out/report.json" -q "$@")
 echo "brood: ${cmd[*]}"
 echo "mock faults: $spec"
 set +e
