@@ -302,9 +302,12 @@ static void print_summary(FILE *f, const struct report_summary *s, const struct 
 	if (s->retries)
 		fprintf(f, "%-14s %" PRIu64 " (extra attempts, not counted as requests)\n",
 			"Retries", s->retries);
-	for (int i = 0; i < ENGINE_NR_ERR; i++)
-		if (s->nr_samples[i])
-			fprintf(f, "%-14s %s\n", i ? "" : "Samples", s->samples[i][0]);
+	for (int i = 0, first = 1; i < ENGINE_NR_ERR; i++) {
+		if (!s->nr_samples[i])
+			continue;
+		fprintf(f, "%-14s %s\n", first ? "Samples" : "", s->samples[i][0]);
+		first = 0;
+	}
 	fputc('\n', f);
 
 	fprintf(f, "%-6s %10s %10s %10s %10s %10s %10s %10s\n", "ms", "mean", "p50", "p90", "p95",
