@@ -23,7 +23,8 @@ extern "C" {
 #include "tls.h"
 }
 
-namespace {
+namespace
+{
 
 struct certs g_certs;
 bool g_ready;

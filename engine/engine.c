@@ -54,9 +54,12 @@ int engine_stop_level(void)
 const char *engine_err_name(enum engine_err e)
 {
 	static const char *const names[ENGINE_NR_ERR] = {
-		[ENGINE_ERR_CONNECT] = "connect",   [ENGINE_ERR_STATUS] = "http_status",
-		[ENGINE_ERR_PROTOCOL] = "protocol", [ENGINE_ERR_TIMEOUT] = "timeout",
-		[ENGINE_ERR_RESET] = "reset",	    [ENGINE_ERR_SERVER] = "server_error",
+		[ENGINE_ERR_CONNECT] = "connect",
+		[ENGINE_ERR_STATUS] = "http_status",
+		[ENGINE_ERR_PROTOCOL] = "protocol",
+		[ENGINE_ERR_TIMEOUT] = "timeout",
+		[ENGINE_ERR_RESET] = "reset",
+		[ENGINE_ERR_SERVER] = "server_error",
 		[ENGINE_ERR_TLS] = "tls",
 		[ENGINE_ERR_CONNECT_TIMEOUT] = "connect_timeout",
 		[ENGINE_ERR_FIRST_BYTE_TIMEOUT] = "first_byte_timeout",
@@ -206,13 +209,14 @@ static int check_config(const struct engine_config *cfg, unsigned nr_shards, cha
 	for (unsigned i = 0; i < cfg->nr_sources; i++) {
 		for (unsigned t = 0; t < cfg->nr_targets; t++) {
 			if (cfg->sources[i].addr.ss_family != cfg->targets[t].addr.ss_family) {
-				snprintf(err, err_len,
-					 "--source-ips: source address %u is %s but target %u is "
-					 "%s: give addresses of the targets' family",
-					 i + 1,
-					 cfg->sources[i].addr.ss_family == AF_INET ? "IPv4" : "IPv6",
-					 t + 1,
-					 cfg->targets[t].addr.ss_family == AF_INET ? "IPv4" : "IPv6");
+				snprintf(
+				    err, err_len,
+				    "--source-ips: source address %u is %s but target %u is "
+				    "%s: give addresses of the targets' family",
+				    i + 1,
+				    cfg->sources[i].addr.ss_family == AF_INET ? "IPv4" : "IPv6",
+				    t + 1,
+				    cfg->targets[t].addr.ss_family == AF_INET ? "IPv4" : "IPv6");
 				return -EINVAL;
 			}
 		}
@@ -220,11 +224,12 @@ static int check_config(const struct engine_config *cfg, unsigned nr_shards, cha
 	uint64_t mem_need = mem_needed(cfg, nr_shards), avail = mem_available();
 
 	if (avail && mem_need > avail) {
-		snprintf(err, err_len,
-			 "%u users need about %llu MiB here but %llu MiB are available: fewer users "
-			 "per process (run several), or a smaller --max-event-bytes",
-			 cfg->nr_users, (unsigned long long)(mem_need >> 20),
-			 (unsigned long long)(avail >> 20));
+		snprintf(
+		    err, err_len,
+		    "%u users need about %llu MiB here but %llu MiB are available: fewer users "
+		    "per process (run several), or a smaller --max-event-bytes",
+		    cfg->nr_users, (unsigned long long)(mem_need >> 20),
+		    (unsigned long long)(avail >> 20));
 		return -ENOMEM;
 	}
 	/* One ring's registered-file table is limited by RLIMIT_NOFILE. */
@@ -278,9 +283,10 @@ static int merge(struct shard *shards, unsigned n, struct engine_result *res)
 			memcpy(res->first_error, shards[i].first_error, sizeof(res->first_error));
 		for (int e = 0; e < ENGINE_NR_ERR; e++)
 			for (unsigned k = 0;
-			     k < shards[i].nr_samples[e] && res->nr_samples[e] < ENGINE_SAMPLES; k++)
-				memcpy(res->samples[e][res->nr_samples[e]++], shards[i].samples[e][k],
-				       ENGINE_SAMPLE_LEN);
+			     k < shards[i].nr_samples[e] && res->nr_samples[e] < ENGINE_SAMPLES;
+			     k++)
+				memcpy(res->samples[e][res->nr_samples[e]++],
+				       shards[i].samples[e][k], ENGINE_SAMPLE_LEN);
 	}
 	return 0;
 }
@@ -433,7 +439,8 @@ int engine_run(const struct engine_config *cfg, struct engine_result *res,
 	memset(&tp, 0, sizeof(tp));
 	tp.trace_fd = -1;
 	if (cfg->tokenizer) {
-		nr_tok = cfg->nr_tok_threads ? cfg->nr_tok_threads : tokpipe_default_threads(nr_cpus);
+		nr_tok =
+		    cfg->nr_tok_threads ? cfg->nr_tok_threads : tokpipe_default_threads(nr_cpus);
 		if (nr_tok > ENGINE_MAX_TOK_THREADS)
 			nr_tok = ENGINE_MAX_TOK_THREADS;
 		/* Enough CPUs: tokenizer threads get their own, shards the rest. */
@@ -481,8 +488,8 @@ int engine_run(const struct engine_config *cfg, struct engine_result *res,
 		/* From the last allowed CPU down: away from the first shards. */
 		for (unsigned i = 0; i < nr_tok; i++)
 			tok_cpus[i] = cpus[(nr_cpus - 1 - i % nr_cpus)];
-		ret = tokpipe_start(&tp, cfg, shards, n, nr_tok, cfg->no_pin ? NULL : tok_cpus,
-				    err, err_len);
+		ret = tokpipe_start(&tp, cfg, shards, n, nr_tok, cfg->no_pin ? NULL : tok_cpus, err,
+				    err_len);
 		if (ret < 0)
 			goto err_tok;
 	}

@@ -25,11 +25,11 @@
 #define ENGINE_MAX_TARGETS     64
 #define ENGINE_MAX_SHARDS      256
 #define ENGINE_MAX_TOK_THREADS 256
-#define ENGINE_TOKENS_SLOT     7 /* bytes of a max_tokens slot in a request: "1000000" */
-#define ENGINE_MAX_SOURCES 64  /* --source-ips */
-#define ENGINE_NR_CODES	   600 /* HTTP status codes counted one by one: 0..599 */
-#define ENGINE_SAMPLES	   3   /* offending-bytes samples kept per error class */
-#define ENGINE_SAMPLE_LEN  256 /* bytes per sample, with the NUL */
+#define ENGINE_TOKENS_SLOT     7   /* bytes of a max_tokens slot in a request: "1000000" */
+#define ENGINE_MAX_SOURCES     64  /* --source-ips */
+#define ENGINE_NR_CODES	       600 /* HTTP status codes counted one by one: 0..599 */
+#define ENGINE_SAMPLES	       3   /* offending-bytes samples kept per error class */
+#define ENGINE_SAMPLE_LEN      256 /* bytes per sample, with the NUL */
 
 struct engine_target {
 	struct sockaddr_storage addr; /* resolved address */
@@ -79,11 +79,11 @@ struct engine_source {
 struct engine_config {
 	struct engine_target targets[ENGINE_MAX_TARGETS];
 	unsigned nr_targets;
-	unsigned nr_users;	   /* concurrent users (connections) */
-	double spawn_rate;	   /* users started per second; 0 = all at once */
-	uint64_t run_time_ns;	   /* 0 = no limit */
-	uint64_t max_requests;	   /* stop after this many requests finish; 0 = no limit */
-	uint64_t timeout_ns;	   /* whole-request limit; 0 = none */
+	unsigned nr_users;		 /* concurrent users (connections) */
+	double spawn_rate;		 /* users started per second; 0 = all at once */
+	uint64_t run_time_ns;		 /* 0 = no limit */
+	uint64_t max_requests;		 /* stop after this many requests finish; 0 = no limit */
+	uint64_t timeout_ns;		 /* whole-request limit; 0 = none */
 	uint64_t connect_timeout_ns;	 /* connect submitted -> connected; 0 = none */
 	uint64_t first_byte_timeout_ns;	 /* request sent -> first response byte; 0 = none */
 	uint64_t first_token_timeout_ns; /* request sent -> first content token (SSE); 0 = none */
@@ -104,8 +104,8 @@ struct engine_config {
 	unsigned nr_tok_threads;		  /* tokenizer threads; 0 = sized from CPUs */
 	uint32_t tok_max_text;			  /* bytes of one response's text; 0 = default */
 	uint32_t tok_ring_bytes;		  /* per shard and tokenizer thread; 0 = default */
-	const char *tok_trace_path;		  /* per-token receive times as JSON lines, or NULL */
-	struct tls_ctx *tls_ctx;   /* client context for tls targets; caller owns, outlives the run */
+	const char *tok_trace_path; /* per-token receive times as JSON lines, or NULL */
+	struct tls_ctx *tls_ctx; /* client context for tls targets; caller owns, outlives the run */
 
 	/* Load model. Closed loop (qps == 0): nr_users users; with a profile,
 	 * user u runs while its level is >= u + 1. Open loop (qps > 0):
@@ -155,7 +155,8 @@ struct engine_counters {
 	uint64_t retries;	     /* extra attempts (--retries); not in started */
 	uint64_t server_closes;	     /* responses whose head said the connection closes */
 	uint64_t errors[ENGINE_NR_ERR];
-	uint64_t http_codes[ENGINE_NR_CODES]; /* failed requests by final HTTP status (>= 600: [0]) */
+	uint64_t
+	    http_codes[ENGINE_NR_CODES]; /* failed requests by final HTTP status (>= 600: [0]) */
 	uint64_t status[6]; /* final responses by class: [2] = 2xx ... [5] = 5xx, [0] = 6xx-9xx */
 	uint64_t chunks;    /* SSE events that carried content */
 	uint64_t events;    /* all SSE events */
@@ -164,13 +165,13 @@ struct engine_counters {
 	uint64_t input_tokens;	 /* of ok requests */
 	uint64_t bytes_in;
 	uint64_t bytes_out;
-	uint64_t connects;	/* connections opened */
-	uint64_t disconnects;	/* connections closed, by us or the server */
-	uint64_t users_spawned; /* users spawned so far */
-	uint64_t trace_dropped; /* trace lines lost (writer fell behind) */
-	uint64_t recv_nobufs;	/* multishot recv re-armed after -ENOBUFS */
-	uint64_t loop_waits;	/* shard loop iterations (waits for CQEs) */
-	uint64_t cqes;		/* completions handled */
+	uint64_t connects;	 /* connections opened */
+	uint64_t disconnects;	 /* connections closed, by us or the server */
+	uint64_t users_spawned;	 /* users spawned so far */
+	uint64_t trace_dropped;	 /* trace lines lost (writer fell behind) */
+	uint64_t recv_nobufs;	 /* multishot recv re-armed after -ENOBUFS */
+	uint64_t loop_waits;	 /* shard loop iterations (waits for CQEs) */
+	uint64_t cqes;		 /* completions handled */
 	uint64_t tok_ring_drops; /* records a full tokenizer ring refused */
 	uint64_t tok_lost;	 /* ok requests whose token timing was lost (drops, overflow) */
 	uint64_t tok_overflow;	 /* requests whose text outgrew tok_max_text */
@@ -188,12 +189,12 @@ struct engine_counters {
 };
 
 struct engine_hists {
-	struct hist ttft;    /* send -> first content token */
-	struct hist itl;     /* gap between content chunks */
-	struct hist tpot;    /* (e2e - ttft) / (tokens - 1) */
-	struct hist e2e;     /* send -> end of response */
-	struct hist ttfb;    /* send -> first response byte */
-	struct hist connect; /* connect submitted -> connected */
+	struct hist ttft;	   /* send -> first content token */
+	struct hist itl;	   /* gap between content chunks */
+	struct hist tpot;	   /* (e2e - ttft) / (tokens - 1) */
+	struct hist e2e;	   /* send -> end of response */
+	struct hist ttfb;	   /* send -> first response byte */
+	struct hist connect;	   /* connect submitted -> connected */
 	struct hist tls_handshake; /* connected -> TLS handshake done (https) */
 
 	struct hist queue;	/* open loop: intended send time -> send */

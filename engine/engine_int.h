@@ -62,12 +62,12 @@ enum engine_timer {
 };
 
 struct conn {
-	struct list link;			 /* in the shard's backoff, idle or parked list */
-	struct list tlink[ENGINE_NR_TIMERS];	 /* in the shard's timer lists */
-	uint64_t t_armed_ns[ENGINE_NR_TIMERS];	 /* when each timer was armed */
-	uint64_t t_start_ns;	  /* request began */
-	uint64_t t_send_ns;	  /* request sent; 0 while connecting */
-	uint64_t t_first_byte_ns; /* 0 until the first response byte */
+	struct list link;		       /* in the shard's backoff, idle or parked list */
+	struct list tlink[ENGINE_NR_TIMERS];   /* in the shard's timer lists */
+	uint64_t t_armed_ns[ENGINE_NR_TIMERS]; /* when each timer was armed */
+	uint64_t t_start_ns;		       /* request began */
+	uint64_t t_send_ns;		       /* request sent; 0 while connecting */
+	uint64_t t_first_byte_ns;	       /* 0 until the first response byte */
 	uint64_t t_first_token_ns;
 	uint64_t t_last_chunk_ns;
 	uint64_t t_wake_ns;	   /* backoff, retry, think, burst or parked: when to go on */
@@ -76,32 +76,32 @@ struct conn {
 	uint64_t usage_prompt;
 	struct http1_chunked chunked;
 	struct sse_parser sse;
-	char *spill;	    /* max_event_bytes + JSON_PADDING bytes */
-	uint64_t *event_ns; /* trace: receive time of every event */
-	struct conn_tok tok; /* token-timing pipeline */
+	char *spill;		 /* max_event_bytes + JSON_PADDING bytes */
+	uint64_t *event_ns;	 /* trace: receive time of every event */
+	struct conn_tok tok;	 /* token-timing pipeline */
 	struct tls_conn *tls;	 /* https targets: the slot's TLS state; NULL for http */
 	char *tls_out;		 /* tls: ciphertext being sent; the kernel's until the CQE */
 	uint32_t tls_out_len;	 /* bytes in tls_out */
 	uint32_t tls_out_sent;	 /* of which the kernel has sent */
 	uint64_t t_connected_ns; /* tls: TCP connected, the handshake's start */
-	uint32_t idx;	    /* slot in conns[] and in the file table */
-	uint32_t gen;	    /* bumped on every close; stale CQEs mismatch */
-	uint32_t user;	    /* global user number */
-	uint32_t sent;	    /* request bytes sent */
-	uint32_t spill_len; /* head or non-SSE body bytes gathered */
-	uint32_t events;    /* SSE events of this response */
-	uint32_t chunks;    /* content events of this response */
+	uint32_t idx;		 /* slot in conns[] and in the file table */
+	uint32_t gen;		 /* bumped on every close; stale CQEs mismatch */
+	uint32_t user;		 /* global user number */
+	uint32_t sent;		 /* request bytes sent */
+	uint32_t spill_len;	 /* head or non-SSE body bytes gathered */
+	uint32_t events;	 /* SSE events of this response */
+	uint32_t chunks;	 /* content events of this response */
 	uint16_t target;
-	uint16_t source;	 /* index in cfg->sources, when there are any */
+	uint16_t source; /* index in cfg->sources, when there are any */
 	uint16_t status;
 	uint16_t retry_after_s; /* the response's Retry-After, in seconds; 0 = none */
-	uint16_t attempt;	 /* retries of this request so far */
-	uint8_t state;	     /* enum conn_state */
-	uint8_t rstate;	     /* enum resp_state */
-	uint8_t framing;     /* enum http1_framing */
-	uint8_t err;	     /* enum engine_err + 1; 0 = none yet */
-	uint16_t flags;	     /* CF_* */
-	char request_id[30]; /* x-request-id, for traces */
+	uint16_t attempt;	/* retries of this request so far */
+	uint8_t state;		/* enum conn_state */
+	uint8_t rstate;		/* enum resp_state */
+	uint8_t framing;	/* enum http1_framing */
+	uint8_t err;		/* enum engine_err + 1; 0 = none yet */
+	uint16_t flags;		/* CF_* */
+	char request_id[30];	/* x-request-id, for traces */
 
 	/* Load model */
 	uint64_t t_intended_ns; /* open loop: the schedule's send time (latency base); 0 closed */
@@ -144,7 +144,7 @@ struct shard {
 
 	struct list timers[ENGINE_NR_TIMERS]; /* armed conns per kind, earliest deadline first */
 	uint64_t timer_ns[ENGINE_NR_TIMERS];  /* each kind's duration; 0 = off */
-	struct list backoff;		      /* conns waiting to reconnect or retry, earliest first */
+	struct list backoff; /* conns waiting to reconnect or retry, earliest first */
 
 	/* Load model */
 	struct list idle;	 /* closed loop: in think time or before a burst, earliest first */
@@ -161,8 +161,8 @@ struct shard {
 	struct conn_msg *msgs;	/* one per conn when targets have token slots */
 	uint64_t t_warm_end_ns; /* requests starting before this are warm-up */
 	uint64_t now_ns;
-	bool stopping;		/* no new requests */
-	bool draining;		/* stopping: requests in flight have until grace_end_ns */
+	bool stopping; /* no new requests */
+	bool draining; /* stopping: requests in flight have until grace_end_ns */
 	uint64_t grace_end_ns;
 	struct spsc *tok_rings; /* [nr_tok] rings to the tokenizer threads, or NULL */
 	unsigned nr_tok;

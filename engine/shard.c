@@ -79,14 +79,14 @@ enum {
 	CF_WARMUP = 1 << 10,  /* started in the warm-up: kept out of the statistics */
 };
 
-#define BGID		0
-#define BACKOFF_NS	(100 * 1000 * 1000ull) /* after a failed connect */
-#define STOP_POLL_NS	(50 * 1000 * 1000ull)  /* how often a shard looks at the stop flag */
-#define TRACE_LINE_BASE 640		       /* bytes of a trace line without event times */
-#define BATCH_NR	256 /* with --batch-us: wake early once this many are ready */
-#define RETRY_BASE_NS	(100 * 1000 * 1000ull)	  /* first retry without Retry-After */
-#define RETRY_MAX_NS	(2 * 1000 * 1000 * 1000ull) /* exponential backoff's cap */
-#define RETRY_AFTER_MAX_S 30			  /* a longer Retry-After is capped here */
+#define BGID		  0
+#define BACKOFF_NS	  (100 * 1000 * 1000ull) /* after a failed connect */
+#define STOP_POLL_NS	  (50 * 1000 * 1000ull)	 /* how often a shard looks at the stop flag */
+#define TRACE_LINE_BASE	  640			 /* bytes of a trace line without event times */
+#define BATCH_NR	  256 /* with --batch-us: wake early once this many are ready */
+#define RETRY_BASE_NS	  (100 * 1000 * 1000ull)      /* first retry without Retry-After */
+#define RETRY_MAX_NS	  (2 * 1000 * 1000 * 1000ull) /* exponential backoff's cap */
+#define RETRY_AFTER_MAX_S 30			      /* a longer Retry-After is capped here */
 
 /* Linux 6.11; liburing 2.3 has neither the opcode nor io_uring_prep_bind. */
 #define OPCODE_BIND 56
@@ -243,8 +243,8 @@ static void set_err(struct shard *s, struct conn *c, enum engine_err e, const ch
 		return;
 
 	char where[80];
-	char *out = s->nr_samples[e] < ENGINE_SAMPLES ? s->samples[e][s->nr_samples[e]++]
-						      : s->first_error;
+	char *out =
+	    s->nr_samples[e] < ENGINE_SAMPLES ? s->samples[e][s->nr_samples[e]++] : s->first_error;
 	int n;
 	va_list ap;
 
@@ -383,7 +383,7 @@ static void conn_open(struct shard *s, struct conn *c)
 			io_uring_prep_rw(IORING_OP_URING_CMD, sqe, (int)c->idx, NULL, 0, 0);
 			sqe->off = 3; /* cmd_op = SOCKET_URING_OP_SETSOCKOPT */
 			sqe->addr = (uint64_t)IPPROTO_IP | (uint64_t)IP_BIND_ADDRESS_NO_PORT << 32;
-			sqe->splice_fd_in = sizeof(one);	 /* optlen */
+			sqe->splice_fd_in = sizeof(one);	/* optlen */
 			sqe->addr3 = (uint64_t)(uintptr_t)&one; /* optval */
 			sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_HARDLINK | IOSQE_CQE_SKIP_SUCCESS;
 			io_uring_sqe_set_data64(sqe, ud_pack(OP_CANCEL, c));
@@ -960,7 +960,8 @@ static void backoff_add(struct shard *s, struct conn *c)
 	struct list *at = s->backoff.prev;
 
 	while (at != &s->backoff &&
-	       ((struct conn *)((char *)at - offsetof(struct conn, link)))->t_wake_ns > c->t_wake_ns)
+	       ((struct conn *)((char *)at - offsetof(struct conn, link)))->t_wake_ns >
+		   c->t_wake_ns)
 		at = at->prev;
 	list_add_tail(at->next, &c->link);
 }
@@ -1108,8 +1109,8 @@ static void on_head(struct shard *s, struct conn *c, const struct http1_response
 		unsigned v = 0;
 
 		/* delay-seconds only; an HTTP-date falls back to backoff */
-		for (size_t i = 0; h && i < h->value_len && h->value[i] >= '0' && h->value[i] <= '9';
-		     i++)
+		for (size_t i = 0;
+		     h && i < h->value_len && h->value[i] >= '0' && h->value[i] <= '9'; i++)
 			v = v < RETRY_AFTER_MAX_S ? v * 10 + (unsigned)(h->value[i] - '0') : v;
 		c->retry_after_s = (uint16_t)(v < RETRY_AFTER_MAX_S ? v : RETRY_AFTER_MAX_S);
 	}
@@ -1686,8 +1687,8 @@ static uint64_t next_wake(const struct shard *s)
 
 	for (int k = 0; k < ENGINE_NR_TIMERS; k++) {
 		if (!list_empty(&s->timers[k])) {
-			uint64_t t = timer_first(s, (enum engine_timer)k)->t_armed_ns[k] +
-				     s->timer_ns[k];
+			uint64_t t =
+			    timer_first(s, (enum engine_timer)k)->t_armed_ns[k] + s->timer_ns[k];
 			wake = t < wake ? t : wake;
 		}
 	}

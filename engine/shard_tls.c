@@ -42,8 +42,8 @@ int stls_setup(struct shard *s)
 	/* A request goes out in pieces of at most a record; the buffer holds
 	 * one piece's ciphertext, or a handshake flight (the rest waits in the
 	 * BIO for the next send). */
-	s->tls_out_cap = (uint32_t)(max_req < TLS_RECORD_MAX ? max_req : TLS_RECORD_MAX) +
-			 TLS_OUT_SLACK;
+	s->tls_out_cap =
+	    (uint32_t)(max_req < TLS_RECORD_MAX ? max_req : TLS_RECORD_MAX) + TLS_OUT_SLACK;
 	s->tls_conns = calloc(s->nr_conns, sizeof(*s->tls_conns));
 	s->tls_out_area = malloc((size_t)s->nr_conns * s->tls_out_cap);
 	s->tls_plain = malloc(TLS_RECORD_MAX + JSON_PADDING);

@@ -46,12 +46,12 @@ struct outcome {
 static void run_fault(struct outcome *o, const char *spec, const char *nreq, int sigint_ms, ...)
 {
 	char dir[64], log[128], json[128], out[128], err[128], url[64];
-	const char *margs[] = { "--fault",   spec,	   "--fault-seed", "7",		"--fault-log",
-				log,	     "--ttft-ms",  "20",	   "--itl-ms",	"5",
-				"--threads", "1",	   "--max-conns",  "1000",	NULL };
-	const char *argv[48] = { brood_bin, "run", "-H",     url,  "-m", "brood-mock", "--chat",
-				 "-u",	    "4",   "-o",     "8",  "-t", "60s",	       "--json",
-				 json,	    "-q",  "--seed", "1" };
+	const char *margs[] = { "--fault",   spec,	  "--fault-seed", "7",	      "--fault-log",
+				log,	     "--ttft-ms", "20",		  "--itl-ms", "5",
+				"--threads", "1",	  "--max-conns",  "1000",     NULL };
+	const char *argv[48] = { brood_bin, "run",    "-H", url,  "-m",	    "brood-mock",
+				 "--chat",  "-u",     "4",  "-o", "8",	    "-t",
+				 "60s",	    "--json", json, "-q", "--seed", "1" };
 	int n = 18;
 	struct mock m;
 	va_list ap;
@@ -123,9 +123,9 @@ static long status_count(const struct outcome *o, const char *code)
 /* Every request is accounted for, and the report says so. */
 static void assert_accounted(const struct outcome *o)
 {
-	assert_int_equal(summary(o, "requests_started"),
-			 summary(o, "requests_ok") + summary(o, "requests_failed") +
-			     summary(o, "requests_cancelled"));
+	assert_int_equal(summary(o, "requests_started"), summary(o, "requests_ok") +
+							     summary(o, "requests_failed") +
+							     summary(o, "requests_cancelled"));
 	assert_non_null(strstr(o->report, "\"accounted\": true"));
 }
 
@@ -404,7 +404,8 @@ static void test_source_ips(void **state)
 static void test_connect_timeout(void **state)
 {
 	(void)state;
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(sa);
 	char dir[64], json[128], out[128], err[128], url[64];
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -418,8 +419,9 @@ static void test_connect_timeout(void **state)
 	snprintf(out, sizeof(out), "%s/stdout", dir);
 	snprintf(err, sizeof(err), "%s/stderr", dir);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(sa.sin_port));
-	const char *argv[] = { brood_bin, "run", "-H", url,	"-m", "m", "-u", "1", "-n",
-			       "2",	  "-q",	 "--connect-timeout", "300ms", "--json", json, NULL };
+	const char *argv[] = { brood_bin, "run",    "-H", url, "-m", "m",
+			       "-u",	  "1",	    "-n", "2", "-q", "--connect-timeout",
+			       "300ms",	  "--json", json, NULL };
 	assert_int_equal(run_cmd(argv, out, err, 60), 0);
 	close(fd);
 	struct outcome o = { .report = slurp(json) };

@@ -47,10 +47,10 @@ static const char *mock_bin;
 
 /* What a client saw of one streamed response, checked against the truth file. */
 struct stream_seen {
-	uint64_t id;		/* x-request-id */
-	uint64_t sent_ns;	/* CLOCK_MONOTONIC just before the request was written */
-	unsigned nr_events;	/* role, content..., usage, [DONE] */
-	char kinds[MAX_EVENTS]; /* 'r', 'c', 'u', 'd' */
+	uint64_t id;		     /* x-request-id */
+	uint64_t sent_ns;	     /* CLOCK_MONOTONIC just before the request was written */
+	unsigned nr_events;	     /* role, content..., usage, [DONE] */
+	char kinds[MAX_EVENTS];	     /* 'r', 'c', 'u', 'd' */
 	unsigned tokens[MAX_EVENTS]; /* content events: tokens received */
 };
 
