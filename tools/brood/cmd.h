@@ -21,4 +21,17 @@ int build_requests(const struct brood_opts *o, struct engine_config *cfg, char *
 /* Everything of cfg but the targets, from o. */
 void fill_config(const struct brood_opts *o, struct engine_config *cfg);
 
+#define EXIT_USAGE 2
+#define EXIT_SETUP 1
+
+struct tok;
+
+/* What a command does before any load: the tokenizer first (a bad one is a
+ * usage error, before anything touches a server; *tok and *tk set when given),
+ * then preflight() and build_requests(). Returns 0, or prints one line and
+ * returns the exit code (EXIT_USAGE or EXIT_SETUP); the caller frees what was
+ * made either way. */
+int cmd_prepare(struct brood_opts *o, struct engine_config *cfg, struct tok **tok,
+		struct engine_tokenizer *tk, char **reqs);
+
 #endif

@@ -34,8 +34,6 @@
 #include "view.h"
 
 #define PROBE_TIMEOUT_MS 5000
-#define EXIT_USAGE	 2
-#define EXIT_SETUP	 1
 
 struct progress {
 	struct view view;
@@ -136,10 +134,10 @@ int preflight(struct brood_opts *o, struct engine_config *cfg, char *err, size_t
 		snprintf(err, err_len, "out of memory");
 		return ret;
 	}
-	ret = probe_models(&o->urls[0], &cfg->targets[0].addr, cfg->targets[0].addr_len,
-			   cfg->targets[0].tls ? cfg->tls_ctx : NULL, req,
-			   req_len, PROBE_TIMEOUT_MS, o->model, sizeof(o->model), &nr_models, why,
-			   sizeof(why));
+	ret =
+	    probe_models(&o->urls[0], &cfg->targets[0].addr, cfg->targets[0].addr_len,
+			 cfg->targets[0].tls ? cfg->tls_ctx : NULL, req, req_len, PROBE_TIMEOUT_MS,
+			 o->model, sizeof(o->model), &nr_models, why, sizeof(why));
 	free(req);
 	if (ret < 0) {
 		snprintf(err, err_len, "no -m/--model given and %s: name the model with -m", why);
@@ -171,6 +169,30 @@ int build_requests(const struct brood_opts *o, struct engine_config *cfg, char *
 			if (ret < 0)
 				return ret;
 		}
+	}
+	return 0;
+}
+
+int cmd_prepare(struct brood_opts *o, struct engine_config *cfg, struct tok **tok,
+		struct engine_tokenizer *tk, char **reqs)
+{
+	char err[1024];
+
+	if (o->tokenizer) {
+		if (tokcli_setup(o, tok, err, sizeof(err)) < 0) {
+			fprintf(stderr, "brood: %s\n", err);
+			return EXIT_USAGE;
+		}
+		tokcli_engine(*tok, tk);
+		cfg->tokenizer = tk;
+	}
+	if (preflight(o, cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "brood: %s\n", err);
+		return EXIT_SETUP;
+	}
+	if (build_requests(o, cfg, reqs) < 0) {
+		fprintf(stderr, "brood: out of memory building requests\n");
+		return EXIT_SETUP;
 	}
 	return 0;
 }
@@ -303,26 +325,10 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "brood: out of memory\n");
 		goto out;
 	}
-	/* Before anything touches a server: a bad tokenizer is a usage error. */
-	if (o.tokenizer) {
-		ret = tokcli_setup(&o, &tok, err, sizeof(err));
-		if (ret < 0) {
-			fprintf(stderr, "brood: %s\n", err);
-			code = EXIT_USAGE;
-			goto out;
-		}
-		tokcli_engine(tok, &tk);
-		cfg->tokenizer = &tk;
-	}
-	ret = preflight(&o, cfg, err, sizeof(err));
-	if (ret < 0) {
-		fprintf(stderr, "brood: %s\n", err);
+	code = cmd_prepare(&o, cfg, &tok, &tk, reqs);
+	if (code)
 		goto out;
-	}
-	if (build_requests(&o, cfg, reqs) < 0) {
-		fprintf(stderr, "brood: out of memory building requests\n");
-		goto out;
-	}
+	code = EXIT_SETUP;
 	fill_config(&o, cfg);
 
 	memset(&prog, 0, sizeof(prog));

@@ -23,9 +23,6 @@
 #include "tls.h"
 #include "tokcli.h"
 
-#define EXIT_USAGE 2
-#define EXIT_SETUP 1
-
 static void print_level(const struct sweep_level *lv, const struct brood_opts *o)
 {
 	const struct report_summary *s = &lv->sum;
@@ -96,27 +93,9 @@ int sweep_main(int argc, char **argv)
 		fprintf(stderr, "brood: out of memory\n");
 		goto out;
 	}
-	/* As brood run: a bad tokenizer is a usage error, before any load. */
-	if (o.tokenizer) {
-		ret = tokcli_setup(&o, &tok, err, sizeof(err));
-		if (ret < 0) {
-			fprintf(stderr, "brood: %s\n", err);
-			code = EXIT_USAGE;
-			goto out;
-		}
-		tokcli_engine(tok, &tk);
-		cfg->tokenizer = &tk;
-	}
-	ret = preflight(&o, cfg, err, sizeof(err));
-	if (ret < 0) {
-		fprintf(stderr, "brood: %s\n", err);
+	code = cmd_prepare(&o, cfg, &tok, &tk, reqs);
+	if (code)
 		goto out;
-	}
-	if (build_requests(&o, cfg, reqs) < 0) {
-		fprintf(stderr, "brood: out of memory building requests\n");
-		goto out;
-	}
-	code = 0;
 	for (unsigned i = 0; i < o.nr_levels && !engine_stop_requested(); i++) {
 		struct brood_opts lo = o; /* shares o's owned memory: never closed */
 		struct engine_result res;
