@@ -18,7 +18,7 @@
 
 #include "e2e_util.h"
 
-static long now_ms(void)
+long now_ms(void)
 {
 	struct timespec ts;
 
@@ -149,7 +149,7 @@ int mock_stop(struct mock *m)
 	return ret;
 }
 
-static int spawn(const char *const *argv, const char *out_path, const char *err_path)
+pid_t spawn(const char *const *argv, const char *out_path, const char *err_path)
 {
 	pid_t pid = fork();
 
@@ -165,6 +165,11 @@ static int spawn(const char *const *argv, const char *out_path, const char *err_
 		_exit(127);
 	}
 	return pid;
+}
+
+int wait_exit(pid_t pid, int timeout_s)
+{
+	return wait_bounded(pid, timeout_s, -1);
 }
 
 int run_cmd(const char *const *argv, const char *out_path, const char *err_path, int timeout_s)
@@ -229,4 +234,22 @@ void tmpdir_make(char *buf, size_t len)
 {
 	snprintf(buf, len, "/tmp/brood-test-XXXXXX");
 	assert_non_null(mkdtemp(buf));
+}
+
+void fixture_start(struct fixture *f, const char *mock_bin, const char *const *mock_args)
+{
+	tmpdir_make(f->dir, sizeof(f->dir));
+	snprintf(f->json, sizeof(f->json), "%s/out.json", f->dir);
+	snprintf(f->trace, sizeof(f->trace), "%s/trace.jsonl", f->dir);
+	snprintf(f->out, sizeof(f->out), "%s/stdout", f->dir);
+	snprintf(f->err, sizeof(f->err), "%s/stderr", f->dir);
+	assert_int_equal(mock_start(&f->m, mock_bin, mock_args), 0);
+	snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d", f->m.port);
+}
+
+double summary_num(const char *doc, const char *a, const char *b)
+{
+	const char *path[] = { "summary", a, b, NULL };
+
+	return json_num(doc, path);
 }

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 struct mock {
@@ -45,5 +46,38 @@ double json_num(const char *doc, const char *const *path);
 
 /* A fresh temporary directory for one test's files. */
 void tmpdir_make(char *buf, size_t len);
+
+/* Milliseconds on CLOCK_MONOTONIC. */
+long now_ms(void);
+
+/* Starts argv (NULL-terminated) with stdout and stderr to files; returns the
+ * pid (or -1) for wait_exit(). */
+pid_t spawn(const char *const *argv, const char *out_path, const char *err_path);
+/* Exit status of pid (or 128+signal) within timeout_s, or -1 (then killed). */
+int wait_exit(pid_t pid, int timeout_s);
+
+/* char var[512] = dir/name. */
+#define PATH(var, dir, name)                                                                       \
+	char var[512];                                                                             \
+	snprintf(var, sizeof(var), "%s/%s", dir, name)
+
+/* One test's files, in a fresh directory, and its mock on a free port. */
+struct fixture {
+	char dir[64];
+	char json[512];
+	char trace[512];
+	char out[512];
+	char err[512];
+	char url[64];
+	struct mock m;
+};
+
+/* Makes f's directory and names (out.json, trace.jsonl, stdout, stderr),
+ * starts mock_bin with mock_args and sets f->url; fails the test if the
+ * mock does not start. */
+void fixture_start(struct fixture *f, const char *mock_bin, const char *const *mock_args);
+
+/* json_num() of summary.a.b (b may be NULL). */
+double summary_num(const char *doc, const char *a, const char *b);
 
 #endif

@@ -26,37 +26,6 @@
 static const char *mock_bin;
 static const char *brood_bin;
 
-#define PATH(var, dir, name)                                                                       \
-	char var[512];                                                                             \
-	snprintf(var, sizeof(var), "%s/%s", dir, name)
-
-/* One test's files and its mock, on a free port. */
-struct fixture {
-	char dir[64];
-	char json[512];
-	char out[512];
-	char err[512];
-	char url[64];
-	struct mock m;
-};
-
-static void fixture_start(struct fixture *f, const char *const *mock_args)
-{
-	tmpdir_make(f->dir, sizeof(f->dir));
-	snprintf(f->json, sizeof(f->json), "%s/out.json", f->dir);
-	snprintf(f->out, sizeof(f->out), "%s/stdout", f->dir);
-	snprintf(f->err, sizeof(f->err), "%s/stderr", f->dir);
-	assert_int_equal(mock_start(&f->m, mock_bin, mock_args), 0);
-	snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d", f->m.port);
-}
-
-static double summary_num(const char *doc, const char *a, const char *b)
-{
-	const char *path[] = { "summary", a, b, NULL };
-
-	return json_num(doc, path);
-}
-
 /* TTFT 50 ms, ITL 10 ms, 20 tokens: brood's TTFT and ITL match, every
  * event brood saw is one the mock sent, received after it was sent. */
 static void test_stream_matches_truth(void **state)
@@ -69,7 +38,7 @@ static void test_stream_matches_truth(void **state)
 	PATH(truth, dir, "truth.tsv");
 	PATH(trace, dir, "trace.jsonl");
 	const char *margs[] = { "--ttft-ms", "50", "--itl-ms", "10", "--truth", truth, NULL };
-	fixture_start(&f, margs);
+	fixture_start(&f, mock_bin, margs);
 
 	/* No -m: brood asks /v1/models, which lists one model. */
 	const char *argv[] = { brood_bin, "run",     "-H",  f.url,
@@ -128,7 +97,7 @@ static void test_trace_every_request_once(void **state)
 	size_t nr_ids = 0;
 
 	const char *margs[] = { "--ttft-ms", "0", "--itl-ms", "0", NULL };
-	fixture_start(&f, margs);
+	fixture_start(&f, mock_bin, margs);
 	PATH(trace, f.dir, "trace.jsonl");
 	const char *argv[] = { brood_bin, "run",    "-H",   f.url,     "-m",   "brood-mock",
 			       "--chat",  "-u",	    "32",   "-n",      "3000", "-o",
@@ -167,7 +136,7 @@ static void test_no_stream_completions(void **state)
 	struct fixture f;
 
 	const char *margs[] = { "--ttft-ms", "5", "--itl-ms", "1", NULL };
-	fixture_start(&f, margs);
+	fixture_start(&f, mock_bin, margs);
 	const char *argv[] = { brood_bin,     "run",	"-H",	f.url, "-m", "brood-mock",
 			       "--no-stream", "-u",	"4",	"-n",  "12", "-o",
 			       "7",	      "--json", f.json, "-q",  NULL };
@@ -189,7 +158,7 @@ static void test_wrong_model_is_measured(void **state)
 	(void)state;
 	struct fixture f;
 
-	fixture_start(&f, NULL);
+	fixture_start(&f, mock_bin, NULL);
 	const char *argv[] = { brood_bin,	"run",	"-H", f.url, "-m",
 			       "no-such-model", "-u",	"2",  "-n",  "6",
 			       "--json",	f.json, "-q", NULL };
@@ -235,7 +204,7 @@ static void test_users_spread_over_targets(void **state)
 	 * take the whole shared budget while the other's are still connecting. */
 	const char *margs1[] = { "--ttft-ms", "20", "--itl-ms", "1", "--truth", truth1, NULL };
 	const char *margs2[] = { "--ttft-ms", "20", "--itl-ms", "1", "--truth", truth2, NULL };
-	fixture_start(&f, margs1);
+	fixture_start(&f, mock_bin, margs1);
 	assert_int_equal(mock_start(&m2, mock_bin, margs2), 0);
 	snprintf(hosts, sizeof(hosts), "%s,http://127.0.0.1:%d", f.url, m2.port);
 	const char *argv[] = { brood_bin, "run", "-H", hosts, "-m",	"brood-mock", "-u", "4",
@@ -262,7 +231,7 @@ static void test_too_many_users_per_shard(void **state)
 	(void)state;
 	struct fixture f;
 
-	fixture_start(&f, NULL);
+	fixture_start(&f, mock_bin, NULL);
 	const char *argv[] = { brood_bin, "run",      "-H", f.url, "-m", "brood-mock", "-u",
 			       "1000000", "--shards", "1",  "-n",  "1",	 NULL };
 	int rc = run_cmd(argv, f.out, f.err, 60);
@@ -289,7 +258,7 @@ static void test_many_users_one_shard(void **state)
 	const char *margs[] = {
 		"--ttft-ms", "2000", "--itl-ms", "0", "--max-conns", "18000", NULL
 	};
-	fixture_start(&f, margs);
+	fixture_start(&f, mock_bin, margs);
 	const char *argv[] = { brood_bin, "run",   "-H", f.url,	  "-m",	      "brood-mock",
 			       "-u",	  "17000", "-r", "10000", "-n",	      "17000",
 			       "-o",	  "1",	   "-p", "8",	  "--shards", "1",
@@ -333,7 +302,7 @@ static void test_sigint_keeps_results(void **state)
 	struct fixture f;
 
 	const char *margs[] = { "--ttft-ms", "20", "--itl-ms", "5", NULL };
-	fixture_start(&f, margs);
+	fixture_start(&f, mock_bin, margs);
 	PATH(csv, f.dir, "out.csv");
 	const char *argv[] = { brood_bin,
 			       "run",
@@ -371,7 +340,7 @@ static void test_server_dies(void **state)
 	struct fixture f;
 
 	const char *margs[] = { "--ttft-ms", "10", "--itl-ms", "50", NULL };
-	fixture_start(&f, margs);
+	fixture_start(&f, mock_bin, margs);
 	const char *argv[] = { brood_bin, "run", "-H", f.url, "-m",	"brood-mock", "-u", "8",
 			       "-t",	  "3s",	 "-o", "100", "--json", f.json,	      "-q", NULL };
 	pid_t pid = fork();

@@ -36,34 +36,6 @@ static const char *brood_bin;
 #define MS_NS 1000000ull
 #define S_NS  1000000000ull
 
-struct fixture {
-	char dir[64];
-	char json[512];
-	char trace[512];
-	char out[512];
-	char err[512];
-	char url[64];
-	struct mock m;
-};
-
-static void fixture_start(struct fixture *f, const char *const *mock_args)
-{
-	tmpdir_make(f->dir, sizeof(f->dir));
-	snprintf(f->json, sizeof(f->json), "%s/out.json", f->dir);
-	snprintf(f->trace, sizeof(f->trace), "%s/trace.jsonl", f->dir);
-	snprintf(f->out, sizeof(f->out), "%s/stdout", f->dir);
-	snprintf(f->err, sizeof(f->err), "%s/stderr", f->dir);
-	assert_int_equal(mock_start(&f->m, mock_bin, mock_args), 0);
-	snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d", f->m.port);
-}
-
-static double sum_num(const char *doc, const char *a, const char *b)
-{
-	const char *path[] = { "summary", a, b, NULL };
-
-	return json_num(doc, path);
-}
-
 /* One request of a --trace file. */
 struct req {
 	uint64_t t_start_ns, t_send_ns, t_intended_ns, e2e_ns;
@@ -128,7 +100,7 @@ static void test_coordinated_omission(void **state)
 	uint64_t t0 = UINT64_MAX, p0, p1;
 	unsigned due = 0, slow_open = 0, slow_closed = 0;
 
-	fixture_start(&f, margs);
+	fixture_start(&f, mock_bin, margs);
 	const char *argv[] = { brood_bin,  "run",     "-H",
 			       f.url,	   "-m",      "brood-mock",
 			       "--qps",	   "25",      "--qps-distribution",
@@ -173,16 +145,16 @@ static void test_coordinated_omission(void **state)
 
 	char *doc = slurp(f.json);
 	assert_non_null(doc);
-	assert_true(sum_num(doc, "e2e_ms", "p99") >= 1500);
-	assert_true(sum_num(doc, "e2e_ms", "max") >= 1800);
-	assert_true(sum_num(doc, "e2e_ms", "max") < 5000);
-	assert_true(sum_num(doc, "ttft_ms", "p95") >= 500);
+	assert_true(summary_num(doc, "e2e_ms", "p99") >= 1500);
+	assert_true(summary_num(doc, "e2e_ms", "max") >= 1800);
+	assert_true(summary_num(doc, "e2e_ms", "max") < 5000);
+	assert_true(summary_num(doc, "ttft_ms", "p95") >= 500);
 	/* The connections were free: nothing was late or dropped. */
-	assert_true(sum_num(doc, "dropped_requests", NULL) == 0);
+	assert_true(summary_num(doc, "dropped_requests", NULL) == 0);
 	free(doc);
 
 	/* A closed loop on the same stall: 2 users, one stalled request each. */
-	fixture_start(&f, margs);
+	fixture_start(&f, mock_bin, margs);
 	const char *closed[] = { brood_bin, "run",  "-H",      f.url,	"-m", "brood-mock",
 				 "-u",	    "2",    "-t",      "5s",	"-o", "8",
 				 "--json",  f.json, "--trace", f.trace, "-q", NULL };
@@ -211,7 +183,7 @@ static void test_sweep_finds_capacity(void **state)
 	struct fixture f;
 	char csv[600], html[600];
 
-	fixture_start(&f, margs);
+	fixture_start(&f, mock_bin, margs);
 	snprintf(csv, sizeof(csv), "%s/sweep.csv", f.dir);
 	snprintf(html, sizeof(html), "%s/sweep.html", f.dir);
 	const char *argv[] = { brood_bin,
@@ -305,7 +277,7 @@ static void test_open_loop_rate_and_seed(void **state)
 	uint64_t a[512], b[512];
 	size_t na, nb;
 
-	fixture_start(&f, margs);
+	fixture_start(&f, mock_bin, margs);
 	const char *argv[] = { brood_bin, "run",   "-H",       f.url, "-m",	"brood-mock",
 			       "--qps",	  "40",	   "--shards", "2",   "--seed", "7",
 			       "-t",	  "3s",	   "-o",       "4",   "--json", f.json,
@@ -313,11 +285,12 @@ static void test_open_loop_rate_and_seed(void **state)
 	assert_int_equal(run_cmd(argv, f.out, f.err, 60), 0);
 	char *doc = slurp(f.json);
 	assert_non_null(doc);
-	double done = sum_num(doc, "requests_ok", NULL) + sum_num(doc, "requests_cancelled", NULL);
+	double done =
+	    summary_num(doc, "requests_ok", NULL) + summary_num(doc, "requests_cancelled", NULL);
 	if (done < 80 || done > 160)
 		fail_msg("%.0f requests in 3 s at 40/s", done);
-	assert_true(sum_num(doc, "late_requests", NULL) == 0);
-	assert_true(sum_num(doc, "queue_ms", "count") > 0);
+	assert_true(summary_num(doc, "late_requests", NULL) == 0);
+	assert_true(summary_num(doc, "queue_ms", "count") > 0);
 	assert_non_null(strstr(doc, "\"mode\": \"open\""));
 	free(doc);
 	na = intended_offsets(f.trace, a, 512);
@@ -341,7 +314,7 @@ static void test_late_and_dropped(void **state)
 	const char *margs[] = { "--ttft-ms", "100", "--itl-ms", "1", NULL };
 	struct fixture f;
 
-	fixture_start(&f, margs);
+	fixture_start(&f, mock_bin, margs);
 	const char *argv[] = { brood_bin,  "run", "-H",
 			       f.url,	   "-m",  "brood-mock",
 			       "--qps",	   "50",  "--qps-distribution",
@@ -354,12 +327,12 @@ static void test_late_and_dropped(void **state)
 	mock_stop(&f.m);
 	char *doc = slurp(f.json);
 	assert_non_null(doc);
-	assert_true(sum_num(doc, "late_requests", NULL) >= 10);
-	assert_true(sum_num(doc, "dropped_requests", NULL) >= 30);
-	assert_true(sum_num(doc, "requests_ok", NULL) <= 25);
-	assert_true(sum_num(doc, "queue_ms", "p99") >= 200);
+	assert_true(summary_num(doc, "late_requests", NULL) >= 10);
+	assert_true(summary_num(doc, "dropped_requests", NULL) >= 30);
+	assert_true(summary_num(doc, "requests_ok", NULL) <= 25);
+	assert_true(summary_num(doc, "queue_ms", "p99") >= 200);
 	/* Latency counts the queueing: TTFT well above the server's 100 ms. */
-	assert_true(sum_num(doc, "ttft_ms", "p50") >= 200);
+	assert_true(summary_num(doc, "ttft_ms", "p50") >= 200);
 	free(doc);
 }
 
@@ -374,7 +347,7 @@ static void test_warmup_slo_tokens(void **state)
 	size_t n;
 	unsigned warm = 0, seen[21] = { 0 }, kinds = 0;
 
-	fixture_start(&f, margs);
+	fixture_start(&f, mock_bin, margs);
 	const char *argv[] = { brood_bin,
 			       "run",
 			       "-H",
@@ -405,19 +378,21 @@ static void test_warmup_slo_tokens(void **state)
 	mock_stop(&f.m);
 	char *doc = slurp(f.json);
 	assert_non_null(doc);
-	double ok = sum_num(doc, "requests_ok", NULL);
-	double att = sum_num(doc, "slo_attainment", NULL);
+	double ok = summary_num(doc, "requests_ok", NULL);
+	double att = summary_num(doc, "slo_attainment", NULL);
 	const char *wok[] = { "summary", "warmup", "requests_ok", NULL };
 	assert_true(ok >= 30);
 	if (att < 0.25 || att > 0.7)
 		fail_msg("slo_attainment %.3f, expected about 9/19", att);
-	assert_true(fabs(sum_num(doc, "goodput_rps", NULL) - att * sum_num(doc, "rps", NULL)) <
-		    0.01 * sum_num(doc, "rps", NULL) + 1e-9);
+	assert_true(
+	    fabs(summary_num(doc, "goodput_rps", NULL) - att * summary_num(doc, "rps", NULL)) <
+	    0.01 * summary_num(doc, "rps", NULL) + 1e-9);
 	assert_true(json_num(doc, wok) >= 4);
-	assert_true(fabs(sum_num(doc, "max_tokens_per_request", NULL) - 11) < 1.5);
-	assert_true(sum_num(doc, "short_outputs", NULL) == 0);
+	assert_true(fabs(summary_num(doc, "max_tokens_per_request", NULL) - 11) < 1.5);
+	assert_true(summary_num(doc, "short_outputs", NULL) == 0);
 	/* The rates' window leaves the warm-up out. */
-	assert_true(sum_num(doc, "measured_s", NULL) < sum_num(doc, "elapsed_s", NULL) - 0.9);
+	assert_true(summary_num(doc, "measured_s", NULL) <
+		    summary_num(doc, "elapsed_s", NULL) - 0.9);
 	free(doc);
 
 	n = read_trace(f.trace, &r);
@@ -443,7 +418,7 @@ static void test_burst_and_wait(void **state)
 	size_t n;
 	uint64_t t0 = UINT64_MAX;
 
-	fixture_start(&f, margs);
+	fixture_start(&f, mock_bin, margs);
 	const char *argv[] = { brood_bin,    "run",	"-H",	 f.url,	    "-m",
 			       "brood-mock", "-u",	"4",	 "--burst", "1s",
 			       "-t",	     "2500ms",	"-o",	 "4",	    "--json",
@@ -457,8 +432,9 @@ static void test_burst_and_wait(void **state)
 	 * Without --burst they would be over a hundred, at any phase. */
 	char *doc = slurp(f.json);
 	assert_non_null(doc);
-	double started = sum_num(doc, "requests_ok", NULL) + sum_num(doc, "requests_failed", NULL) +
-			 sum_num(doc, "requests_cancelled", NULL);
+	double started = summary_num(doc, "requests_ok", NULL) +
+			 summary_num(doc, "requests_failed", NULL) +
+			 summary_num(doc, "requests_cancelled", NULL);
 	free(doc);
 	if (started < 8 || started > 12 || n < 8)
 		fail_msg("%.0f requests started, %zu traced: expected 12 (4 users x 3 bursts)",
@@ -482,7 +458,7 @@ static void test_burst_and_wait(void **state)
 	doc = slurp(f.json);
 	assert_non_null(doc);
 	/* About 2 s / (300 ms + 13 ms); without --wait it would be ~100. */
-	double ok = sum_num(doc, "requests_ok", NULL);
+	double ok = summary_num(doc, "requests_ok", NULL);
 	if (ok < 3 || ok > 8)
 		fail_msg("%.0f requests with 300 ms think time in 2 s", ok);
 	free(doc);
@@ -500,7 +476,7 @@ static void test_stages_users(void **state)
 	char stages[600];
 	FILE *fp;
 
-	fixture_start(&f, margs);
+	fixture_start(&f, mock_bin, margs);
 	snprintf(stages, sizeof(stages), "%s/stages.csv", f.dir);
 	fp = fopen(stages, "w");
 	assert_non_null(fp);
@@ -525,7 +501,7 @@ static void test_stages_users(void **state)
 	}
 	char *doc = slurp(f.json);
 	assert_non_null(doc);
-	assert_true(sum_num(doc, "elapsed_s", NULL) < 3); /* the profile's end ends the run */
+	assert_true(summary_num(doc, "elapsed_s", NULL) < 3); /* the profile's end ends the run */
 	free(doc);
 }
 

@@ -40,53 +40,6 @@
 
 static const char *mock_bin, *brood_bin, *schema_path, *validator, *sweep_path;
 
-#define PATH(var, dir, name)                                                                       \
-	char var[512];                                                                             \
-	snprintf(var, sizeof(var), "%s/%s", dir, name)
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static pid_t spawn(const char *const *argv, const char *out_path, const char *err_path)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		if (out < 0 || err < 0)
-			_exit(127);
-		dup2(out, STDOUT_FILENO);
-		dup2(err, STDERR_FILENO);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-/* Exit status of pid within timeout_s, or -1 (then killed). */
-static int wait_exit(pid_t pid, int timeout_s)
-{
-	long end = now_ms() + timeout_s * 1000L;
-	int status;
-
-	while (waitpid(pid, &status, WNOHANG) == 0) {
-		if (now_ms() > end) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			return -1;
-		}
-		usleep(20000);
-	}
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 /* ---- Prometheus text format ---- */
 
 #define MAX_SAMPLES 256
