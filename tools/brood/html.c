@@ -23,7 +23,8 @@ static const char css[] =
     "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:24px auto;"
     "max-width:1600px;padding:0 16px;color:#222;background:#f6f7f9}"
     "h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}"
-    ".meta{color:#555;margin:0 0 16px}.cards{display:flex;flex-wrap:wrap;gap:10px;align-items:flex-start}"
+    ".meta{color:#555;margin:0 0 16px}"
+    ".cards{display:flex;flex-wrap:wrap;gap:10px;align-items:flex-start}"
     ".card{background:#fff;border:1px solid #ddd;border-radius:6px;padding:10px 14px;"
     "min-width:130px}.card b{display:block;font-size:20px}.card span{color:#666;font-size:12px}"
     "table{border-collapse:collapse;background:#fff}td,th{border:1px solid #ddd;padding:4px 10px;"
@@ -201,6 +202,21 @@ static void latency_table(struct page *p)
 	sbuf_adds(b, "</table>\n");
 }
 
+/* A line chart over the run's seconds; empty_text NULL: "no data". */
+static void time_chart(struct sbuf *b, const char *id, const char *title, const char *ylabel,
+		       const struct svg_series *s, size_t nr, const char *empty_text)
+{
+	struct svg_chart c = { .id = id,
+			       .title = title,
+			       .xlabel = "seconds",
+			       .ylabel = ylabel,
+			       .series = s,
+			       .nr_series = nr,
+			       .empty_text = empty_text };
+
+	svg_line_chart(b, &c);
+}
+
 static void time_charts(struct page *p)
 {
 	struct sbuf *b = p->b;
@@ -236,74 +252,27 @@ static void time_charts(struct page *p)
 	{
 		struct svg_series s[] = { { "p50", t.v, tp50.v, n, false },
 					  { "p99", t.v, tp99.v, n, true } };
-		struct svg_chart c = { "chart-ttft-time",
-				       "TTFT percentiles over time",
-				       "seconds",
-				       "ms",
-				       false,
-				       false,
-				       s,
-				       2,
-				       false,
-				       0,
-				       NULL,
-				       NULL };
 
-		svg_line_chart(b, &c);
+		time_chart(b, "chart-ttft-time", "TTFT percentiles over time", "ms", s, 2, NULL);
 	}
 	{
 		struct svg_series s[] = { { "p50", t.v, ip50.v, n, false },
 					  { "p99", t.v, ip99.v, n, true } };
-		struct svg_chart c = { "chart-itl-time",
-				       "ITL percentiles over time",
-				       "seconds",
-				       "ms",
-				       false,
-				       false,
-				       s,
-				       2,
-				       false,
-				       0,
-				       NULL,
-				       NULL };
 
-		svg_line_chart(b, &c);
+		time_chart(b, "chart-itl-time", "ITL percentiles over time", "ms", s, 2, NULL);
 	}
 	{
 		struct svg_series s[] = { { "output tokens/s", t.v, tok_s, n, false } };
-		struct svg_chart c = { "chart-tokens-time",
-				       "Output throughput over time",
-				       "seconds",
-				       "tokens/s",
-				       false,
-				       false,
-				       s,
-				       1,
-				       false,
-				       0,
-				       NULL,
-				       NULL };
 
-		svg_line_chart(b, &c);
+		time_chart(b, "chart-tokens-time", "Output throughput over time", "tokens/s", s, 1,
+			   NULL);
 	}
 	{
 		struct svg_series s[] = { { "started/s", t.v, st_s, n, true },
 					  { "finished/s", t.v, fin_s, n, false },
 					  { "failed/s", t.v, fail_s, n, false } };
-		struct svg_chart c = { "chart-rps-time",
-				       "Requests over time",
-				       "seconds",
-				       "requests/s",
-				       false,
-				       false,
-				       s,
-				       3,
-				       false,
-				       0,
-				       NULL,
-				       NULL };
 
-		svg_line_chart(b, &c);
+		time_chart(b, "chart-rps-time", "Requests over time", "requests/s", s, 3, NULL);
 	}
 	sbuf_adds(b, "</div>\n");
 	free(t.v), free(dt.v), free(tp50.v), free(tp99.v), free(ip50.v), free(ip99.v);
@@ -446,22 +415,8 @@ static void errors_over_time(struct page *p)
 			s[nr++] = (struct svg_series){ engine_err_name((enum engine_err)e), t.v,
 						       cls[e].v, t.n, false };
 	}
-	{
-		struct svg_chart c = { "chart-errors-time",
-				       "Failed requests over time, by class",
-				       "seconds",
-				       "failed/s",
-				       false,
-				       false,
-				       s,
-				       nr,
-				       false,
-				       0,
-				       NULL,
-				       "no failed requests" };
-
-		svg_line_chart(p->b, &c);
-	}
+	time_chart(p->b, "chart-errors-time", "Failed requests over time, by class", "failed/s", s,
+		   nr, "no failed requests");
 	for (int e = 0; e < ENGINE_NR_ERR; e++)
 		free(cls[e].v);
 	free(t.v);
