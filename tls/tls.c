@@ -73,21 +73,50 @@ static int on_new_session(SSL *ssl, SSL_SESSION *sess)
 	return 1; /* we keep the reference */
 }
 
-int tls_ctx_client(struct tls_ctx **out, const struct tls_ctx_opts *o, char *err, size_t err_len)
+/* A context of either side with what both want; NULL (err set) on failure. */
+static SSL_CTX *ctx_new(const SSL_METHOD *method, int version, char *err, size_t err_len)
 {
-	struct tls_ctx *ctx;
-	SSL_CTX *c;
+	SSL_CTX *c = SSL_CTX_new(method);
 
-	*out = NULL;
-	c = SSL_CTX_new(TLS_client_method());
-	if (!c)
-		return ctx_fail(NULL, err, err_len, "cannot make a TLS context", NULL);
-	if (set_versions(c, o->version) < 0)
-		return ctx_fail(c, err, err_len, "cannot set the TLS versions", NULL);
+	if (!c) {
+		ctx_fail(NULL, err, err_len, "cannot make a TLS context", NULL);
+		return NULL;
+	}
+	if (set_versions(c, version) < 0) {
+		ctx_fail(c, err, err_len, "cannot set the TLS versions", NULL);
+		return NULL;
+	}
 	/* Renegotiation would write records at times the ring does not expect. */
 	SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
 	/* Pull every buffered record at once: fewer BIO reads per recv. */
 	SSL_CTX_set_read_ahead(c, 1);
+	return c;
+}
+
+/* *out = a tls_ctx owning c (freed on failure). */
+static int ctx_wrap(SSL_CTX *c, bool server, struct tls_ctx **out, char *err, size_t err_len)
+{
+	struct tls_ctx *ctx = calloc(1, sizeof(*ctx));
+
+	if (!ctx) {
+		SSL_CTX_free(c);
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	ctx->ssl_ctx = c;
+	ctx->server = server;
+	*out = ctx;
+	return 0;
+}
+
+int tls_ctx_client(struct tls_ctx **out, const struct tls_ctx_opts *o, char *err, size_t err_len)
+{
+	SSL_CTX *c;
+
+	*out = NULL;
+	c = ctx_new(TLS_client_method(), o->version, err, err_len);
+	if (!c)
+		return -EINVAL;
 	if (SSL_CTX_set_alpn_protos(c, alpn_http11, sizeof(alpn_http11) - 1) != 0)
 		return ctx_fail(c, err, err_len, "cannot set ALPN", NULL);
 	if (o->insecure) {
@@ -108,15 +137,7 @@ int tls_ctx_client(struct tls_ctx **out, const struct tls_ctx_opts *o, char *err
 	 * shared by the shards: no lock between threads. */
 	SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
 	SSL_CTX_sess_set_new_cb(c, on_new_session);
-	ctx = calloc(1, sizeof(*ctx));
-	if (!ctx) {
-		SSL_CTX_free(c);
-		snprintf(err, err_len, "out of memory");
-		return -ENOMEM;
-	}
-	ctx->ssl_ctx = c;
-	*out = ctx;
-	return 0;
+	return ctx_wrap(c, false, out, err, err_len);
 }
 
 static int select_alpn(SSL *ssl, const unsigned char **sel, unsigned char *sel_len,
@@ -126,8 +147,8 @@ static int select_alpn(SSL *ssl, const unsigned char **sel, unsigned char *sel_l
 
 	(void)ssl;
 	(void)arg;
-	if (SSL_select_next_proto(&o, sel_len, alpn_http11, sizeof(alpn_http11) - 1, in,
-				  in_len) != OPENSSL_NPN_NEGOTIATED)
+	if (SSL_select_next_proto(&o, sel_len, alpn_http11, sizeof(alpn_http11) - 1, in, in_len) !=
+	    OPENSSL_NPN_NEGOTIATED)
 		return SSL_TLSEXT_ERR_NOACK;
 	*sel = o;
 	return SSL_TLSEXT_ERR_OK;
@@ -135,17 +156,12 @@ static int select_alpn(SSL *ssl, const unsigned char **sel, unsigned char *sel_l
 
 int tls_ctx_server(struct tls_ctx **out, const struct tls_ctx_opts *o, char *err, size_t err_len)
 {
-	struct tls_ctx *ctx;
 	SSL_CTX *c;
 
 	*out = NULL;
-	c = SSL_CTX_new(TLS_server_method());
+	c = ctx_new(TLS_server_method(), o->version, err, err_len);
 	if (!c)
-		return ctx_fail(NULL, err, err_len, "cannot make a TLS context", NULL);
-	if (set_versions(c, o->version) < 0)
-		return ctx_fail(c, err, err_len, "cannot set the TLS versions", NULL);
-	SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
-	SSL_CTX_set_read_ahead(c, 1);
+		return -EINVAL;
 	if (!o->cert_file || SSL_CTX_use_certificate_chain_file(c, o->cert_file) != 1)
 		return ctx_fail(c, err, err_len, "cannot load the certificate",
 				o->cert_file ? o->cert_file : "(none given)");
@@ -163,16 +179,7 @@ int tls_ctx_server(struct tls_ctx **out, const struct tls_ctx_opts *o, char *err
 	SSL_CTX_set_num_tickets(c, o->no_tickets ? 0 : 1);
 	if (o->no_tickets)
 		SSL_CTX_set_options(c, SSL_OP_NO_TICKET);
-	ctx = calloc(1, sizeof(*ctx));
-	if (!ctx) {
-		SSL_CTX_free(c);
-		snprintf(err, err_len, "out of memory");
-		return -ENOMEM;
-	}
-	ctx->ssl_ctx = c;
-	ctx->server = true;
-	*out = ctx;
-	return 0;
+	return ctx_wrap(c, true, out, err, err_len);
 }
 
 void tls_ctx_free(struct tls_ctx *ctx)
