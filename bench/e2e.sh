@@ -30,28 +30,14 @@ while getopts "u:T:I:o:t:s:m:r:k:b:Pz:L" opt; do
 	*) echo "usage: see the top of $0" >&2; exit 2 ;;
 	esac
 done
-bin=${BROOD_BUILD:-build}/tools
-[ -x "$bin/brood/brood" ] || { echo "build first: scripts/build.sh" >&2; exit 1; }
+. bench/lib.sh
+bench_init brood-bench
 [ "$rate" = 0 ] && rate=$(( users / 5 > 100 ? users / 5 : 100 ))
-
-out=$(mktemp -d "${TMPDIR:-/tmp}/brood-bench-XXXXXX")
-mock=
-cleanup() { [ -n "$mock" ] && kill -TERM "$mock" 2>/dev/null && wait "$mock" 2>/dev/null; rm -rf "$out"; }
-trap cleanup EXIT
 
 scheme=http
 if [ "$tls" = 1 ]; then
 	scheme=https
-	(
-		cd "$out"
-		printf 'subjectAltName=IP:127.0.0.1,IP:127.0.0.2,DNS:localhost\n' >ext.cnf
-		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
-			-out ca.pem -days 2 -subj /CN=bench-ca
-		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key \
-			-out server.csr -subj /CN=localhost
-		openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
-			-out server.pem -days 2 -extfile ext.cnf
-	) >"$out/openssl.log" 2>&1
+	bench_certs
 fi
 
 # One destination address has one ephemeral-port range (~28k ports): past
@@ -62,28 +48,15 @@ if [ "$users" -gt 25000 ]; then listen=0.0.0.0; fi
 
 start_mock() {
 	local extra=("$@")
-	local margs=(--port 0 --host "$listen" --ttft-ms "$ttft" --itl-ms "$itl"
+	local margs=(--host "$listen" --ttft-ms "$ttft" --itl-ms "$itl"
 		--tokens-per-chunk "$tpc" --max-conns $(( users + 1000 )))
 	[ "$mthreads" != 0 ] && margs+=(--threads "$mthreads")
 	[ -n "$tokenizer" ] && margs+=(--tokenizer "$tokenizer")
 	[ "$tls" = 1 ] && margs+=(--tls-cert "$out/server.pem" --tls-key "$out/server.key")
-	"$bin/mock/brood-mock" "${margs[@]}" "${extra[@]}" >"$out/mock.out" 2>"$out/mock.err" &
-	mock=$!
-	for _ in $(seq 100); do
-		port=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$out/mock.out")
-		[ -n "$port" ] && break
-		sleep 0.1
-	done
-	[ -n "${port:-}" ] || { cat "$out/mock.err" >&2; exit 1; }
+	mock_start "${margs[@]}" "${extra[@]}"
 	hosts=$scheme://127.0.0.1:$port
 	[ "$listen" = 0.0.0.0 ] && hosts=$hosts,$scheme://127.0.0.2:$port
 	return 0
-}
-
-stop_mock() {
-	kill -TERM "$mock" 2>/dev/null || true
-	wait "$mock" 2>/dev/null || true
-	mock=
 }
 
 run_brood() {
@@ -98,12 +71,9 @@ run_brood() {
 		{ cat "$out/brood.err" >&2; exit 1; }
 }
 
-# num FILE KEY: the number after "KEY": in our own JSON.
-num() { sed -n "s/.*\"$2\": *\([-0-9.e+]*\).*/\1/p" "$1" | head -n 1; }
-
 start_mock
 run_brood --json "$out/plain.json"
-stop_mock
+mock_stop
 j=$out/plain.json
 ok=$(num "$j" requests_ok) failed=$(num "$j" requests_failed)
 held=$(num "$j" connections_open) chunks=$(num "$j" chunks) cpu=$(num "$j" cpu_seconds)
@@ -115,7 +85,7 @@ ttft50=$(pct ttft_ms p50) ttft99=$(pct ttft_ms p99) itl50=$(pct itl_ms p50) itl9
 
 start_mock --truth "$out/truth.tsv"
 run_brood --json "$out/traced.json" --trace "$out/trace.jsonl" --trace-chunks
-stop_mock
+mock_stop
 "$bin/brood/brood" truth-diff "$out/trace.jsonl" "$out/truth.tsv" >"$out/diff.txt" || true
 delay=$(sed -n 's/.*p50 \([0-9.]*\) p90 [0-9.]* p99 \([0-9.]*\) .*/\1 \2/p' "$out/diff.txt")
 matched=$(sed -n 's/events matched \([0-9]*\), unmatched \([0-9]*\), missing \([0-9]*\).*/\1\/\2\/\3/p' "$out/diff.txt")

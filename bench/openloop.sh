@@ -21,21 +21,9 @@ while getopts "d:t:u:" opt; do
 done
 shift $((OPTIND - 1))
 [ $# -gt 0 ] || { echo "usage: see the top of $0" >&2; exit 2; }
-bin=${BROOD_BUILD:-build}/tools
-[ -x "$bin/brood/brood" ] || { echo "build first: scripts/build.sh" >&2; exit 1; }
-
-out=$(mktemp -d /tmp/brood-bench-XXXXXX)
-mock=
-cleanup() { [ -n "$mock" ] && kill -TERM "$mock" 2>/dev/null && wait "$mock" 2>/dev/null; rm -rf "$out"; }
-trap cleanup EXIT
-
-"$bin/mock/brood-mock" --port 0 --ttft-ms 1 --itl-ms 1 >"$out/mock.out" 2>"$out/mock.err" &
-mock=$!
-for _ in $(seq 100); do
-	port=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$out/mock.out")
-	[ -n "$port" ] && break
-	sleep 0.1
-done
+. bench/lib.sh
+bench_init brood-bench
+mock_start --ttft-ms 1 --itl-ms 1
 
 echo "| asked /s | $dist | achieved /s | sent | queue p50 / p99 / max ms | late | dropped | brood CPU s |"
 echo "|---|---|---|---|---|---|---|---|"

@@ -24,25 +24,9 @@ while getopts "u:r:a:b:I:" opt; do
 	*) echo "usage: see the top of $0" >&2; exit 2 ;;
 	esac
 done
-bin=${BROOD_BUILD:-build}/tools
-[ -x "$bin/brood/brood" ] || { echo "build first: scripts/build.sh" >&2; exit 1; }
-
-out=$(mktemp -d /tmp/brood-tls-cpu-XXXXXX)
-mock=
-cleanup() { [ -n "$mock" ] && kill -TERM "$mock" 2>/dev/null && wait "$mock" 2>/dev/null; rm -rf "$out"; }
-trap cleanup EXIT
-(
-	cd "$out"
-	printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n' >ext.cnf
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
-		-out ca.pem -days 2 -subj /CN=bench-ca
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key \
-		-out server.csr -subj /CN=localhost
-	openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
-		-out server.pem -days 2 -extfile ext.cnf
-) >"$out/openssl.log" 2>&1
-
-num() { sed -n "s/.*\"$2\": *\([-0-9.e+]*\).*/\1/p" "$1" | head -n 1; }
+. bench/lib.sh
+bench_init brood-tls-cpu
+bench_certs
 
 # run SCHEME SECONDS: prints "cpu chunks ok failed ttft_p50 itl_p50"
 run() {
@@ -51,22 +35,11 @@ run() {
 		margs=(--tls-cert "$out/server.pem" --tls-key "$out/server.key")
 		bargs=(--cacert "$out/ca.pem")
 	fi
-	"$bin/mock/brood-mock" --port 0 --max-conns $((users + 1000)) --ttft-ms 200 \
-		--itl-ms "$itl" "${margs[@]}" >"$out/mock.out" 2>"$out/mock.err" &
-	mock=$!
-	local port=
-	for _ in $(seq 100); do
-		port=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$out/mock.out")
-		[ -n "$port" ] && break
-		sleep 0.1
-	done
-	[ -n "$port" ] || { cat "$out/mock.err" >&2; exit 1; }
+	mock_start --max-conns $((users + 1000)) --ttft-ms 200 --itl-ms "$itl" "${margs[@]}"
 	"$bin/brood/brood" run -H "$scheme://127.0.0.1:$port" -m brood-mock --chat -u "$users" \
 		-r "$rate" -t "${secs}s" -p 128 -o 64 --shards 1 -q "${bargs[@]}" \
 		--json "$out/r.json" >/dev/null
-	kill -TERM "$mock"
-	wait "$mock" 2>/dev/null || true
-	mock=
+	mock_stop
 	local j=$out/r.json
 	pct() { sed -n "s/.*\"$1\": {[^}]*\"p50\": \([0-9.]*\).*/\1/p" "$j"; }
 	echo "$(num "$j" cpu_seconds) $(num "$j" chunks) $(num "$j" requests_ok) \

@@ -9,20 +9,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 spec=${1:-cl100k_base} pairs=${2:-4}
-b=${BROOD_BUILD:-build}/tools
-out=$(mktemp -d "${TMPDIR:-/tmp}/brood-ab-XXXXXX")
-$b/mock/brood-mock --port 0 --threads 1 --max-conns 11000 --ttft-ms 200 --itl-ms 250 \
-	--tokenizer "$spec" >"$out/mock.out" 2>/dev/null &
-mock=$!
-trap 'kill $mock; wait $mock 2>/dev/null; rm -rf "$out"' EXIT
-for _ in $(seq 50); do
-	port=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$out/mock.out")
-	[ -n "$port" ] && break
-	sleep 0.1
-done
+. bench/lib.sh
+bench_init brood-ab
+mock_start --threads 1 --max-conns 11000 --ttft-ms 200 --itl-ms 250 --tokenizer "$spec"
 for _ in $(seq "$pairs"); do
 	for z in "" "--tokenizer $spec"; do
-		$b/brood/brood run -H http://127.0.0.1:$port -m brood-mock --chat -u 10000 -r 2000 \
+		"$bin/brood/brood" run -H http://127.0.0.1:$port -m brood-mock --chat -u 10000 -r 2000 \
 			-t 20s -p 128 -o 16 -q --shards 1 $z --json "$out/ab.json" >/dev/null
 		j=$out/ab.json
 		n() { sed -n "s/.*\"$1\": *\([-0-9.e+]*\).*/\1/p" $j | head -n1; }

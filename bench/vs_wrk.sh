@@ -18,11 +18,8 @@ while getopts "c:I:o:t:" opt; do
 	esac
 done
 command -v wrk >/dev/null || { echo "vs_wrk: install wrk (apt-get install wrk)" >&2; exit 1; }
-bin=${BROOD_BUILD:-build}/tools
-out=$(mktemp -d /tmp/brood-vswrk-XXXXXX)
-mock=
-cleanup() { [ -n "$mock" ] && kill -TERM "$mock" 2>/dev/null && wait "$mock" 2>/dev/null; rm -rf "$out"; }
-trap cleanup EXIT
+. bench/lib.sh
+bench_init brood-vswrk
 
 body='{"model":"brood-mock","messages":[{"role":"user","content":"Write a long story."}],'
 body+="\"max_tokens\":$tokens,\"stream\":true,\"stream_options\":{\"include_usage\":true}}"
@@ -36,19 +33,10 @@ EOF
 run_client() {
 	local name=$1
 	shift
-	"$bin/mock/brood-mock" --port 0 --threads 1 --max-conns $(( conns + 100 )) --ttft-ms 50 \
-		--itl-ms "$itl" >"$out/mock.out" 2>"$out/mock.err" &
-	mock=$!
-	for _ in $(seq 100); do
-		port=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$out/mock.out")
-		[ -n "$port" ] && break
-		sleep 0.1
-	done
+	mock_start --threads 1 --max-conns $(( conns + 100 )) --ttft-ms 50 --itl-ms "$itl"
 	local cmd=("${@//PORT/$port}")
 	/usr/bin/time -f "%U %S" -o "$out/time" "${cmd[@]}" >"$out/client.out" 2>&1
-	kill -TERM "$mock"
-	wait "$mock" || true
-	mock=
+	mock_stop
 	local events
 	events=$(sed -n 's/.* \([0-9]*\) events.*/\1/p' "$out/mock.err")
 	awk -v n="$name" -v e="$events" '{ cpu = $1 + $2;
