@@ -14,7 +14,8 @@ trap 'kill $mock 2>/dev/null; wait $mock 2>/dev/null; rm -rf "$out"' EXIT
 "$bin/mock/brood-mock" --port 0 --ttft-ms 200 --itl-ms 20 >"$out/mock.out" 2>"$out/mock.err" &
 mock=$!
 for _ in $(seq 100); do
-	port=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$out/mock.out")
+	# The file may not be there yet: the child makes it.
+	port=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$out/mock.out" 2>/dev/null || true)
 	[ -n "$port" ] && break
 	sleep 0.1
 done
