@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define TLS_REASON_MAX 160 /* bytes of tls_reason, with the NUL */
+#define TLS_REASON_MAX 160   /* bytes of tls_reason, with the NUL */
 #define TLS_RECORD_MAX 16384 /* plaintext bytes of one record */
 
 struct tls_ctx;

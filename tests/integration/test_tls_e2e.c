@@ -76,9 +76,8 @@ static double num3(const char *doc, const char *a, const char *b, const char *c)
 
 static void start_tls_mock(struct mock *m, const char *extra1, const char *extra2)
 {
-	const char *args[] = { "--tls-cert", certs.cert, "--tls-key", certs.key, "--ttft-ms",
-			       "5",	     "--itl-ms",  "1",	     extra1,	  extra2,
-			       NULL };
+	const char *args[] = { "--tls-cert", certs.cert, "--tls-key", certs.key, "--ttft-ms", "5",
+			       "--itl-ms",   "1",	 extra1,      extra2,	 NULL };
 
 	assert_int_equal(mock_start(m, mock_bin, args), 0);
 }
@@ -98,10 +97,24 @@ static void test_mock_https(void **state)
 		start_tls_mock(&m, NULL, NULL);
 		/* "localhost": SNI and a DNS-name check; the cert has both. */
 		snprintf(url, sizeof(url), "https://localhost:%d", m.port);
-		const char *argv[] = { brood_bin, "run",	 "-H",		url,	 "--cacert",
-				       certs.ca,  "-u",		 "4",		"-n",	 "40",
-				       "-o",	  "10",		 "--tls-version", v == 12 ? "1.2" : "1.3",
-				       "--json",  f.json,	 "-q",		NULL };
+		const char *argv[] = { brood_bin,
+				       "run",
+				       "-H",
+				       url,
+				       "--cacert",
+				       certs.ca,
+				       "-u",
+				       "4",
+				       "-n",
+				       "40",
+				       "-o",
+				       "10",
+				       "--tls-version",
+				       v == 12 ? "1.2" : "1.3",
+				       "--json",
+				       f.json,
+				       "-q",
+				       NULL };
 		assert_int_equal(run_cmd(argv, f.out, f.err, 60), 0);
 		assert_int_equal(mock_stop(&m), 0);
 		doc = slurp(f.json);
@@ -135,10 +148,25 @@ static void test_resumption(void **state)
 		files_make(&f);
 		start_tls_mock(&m, "--requests-per-conn", "1");
 		snprintf(url, sizeof(url), "https://127.0.0.1:%d", m.port);
-		const char *argv[] = { brood_bin, "run",	 "-H",		url,	 "--cacert",
-				       certs.ca,  "-u",		 "2",		"-n",	 "20",
-				       "-o",	  "4",		 "--tls-version", v == 12 ? "1.2" : "1.3",
-				       "-m",	  "brood-mock", "--json",	f.json,	 "-q",
+		const char *argv[] = { brood_bin,
+				       "run",
+				       "-H",
+				       url,
+				       "--cacert",
+				       certs.ca,
+				       "-u",
+				       "2",
+				       "-n",
+				       "20",
+				       "-o",
+				       "4",
+				       "--tls-version",
+				       v == 12 ? "1.2" : "1.3",
+				       "-m",
+				       "brood-mock",
+				       "--json",
+				       f.json,
+				       "-q",
 				       NULL };
 		assert_int_equal(run_cmd(argv, f.out, f.err, 60), 0);
 		assert_int_equal(mock_stop(&m), 0);
@@ -182,8 +210,8 @@ static void test_wrong_ca(void **state)
 	start_tls_mock(&m, NULL, NULL);
 	snprintf(url, sizeof(url), "https://127.0.0.1:%d", m.port);
 	{
-		const char *argv[] = { brood_bin, "run", "-H", url, "--cacert", certs.other_ca,
-				       "-n",	  "1",	 "-q", NULL };
+		const char *argv[] = { brood_bin,      "run", "-H", url,  "--cacert",
+				       certs.other_ca, "-n",  "1",  "-q", NULL };
 		expect_setup_failure(argv,
 				     "certificate verify failed: unable to get local issuer "
 				     "certificate",
@@ -192,19 +220,19 @@ static void test_wrong_ca(void **state)
 	{
 		/* The system store does not hold our test CA either. */
 		const char *argv[] = { brood_bin, "run", "-H", url, "-n", "1", "-q", NULL };
-		expect_setup_failure(argv, "TLS handshake with https://127.0.0.1:",
-				     "certificate verify failed");
+		expect_setup_failure(
+		    argv, "TLS handshake with https://127.0.0.1:", "certificate verify failed");
 	}
 	{
-		const char *argv[] = { brood_bin, "run", "-H", url, "--cacert", "/nonexistent.pem",
-				       "-n",	  "1",	 "-q", NULL };
+		const char *argv[] = { brood_bin,	   "run", "-H", url,  "--cacert",
+				       "/nonexistent.pem", "-n",  "1",	"-q", NULL };
 		files_make(&f);
 		assert_int_equal(run_cmd(argv, f.out, f.err, 30), 2);
 	}
 	{
 		/* --insecure: the same server is fine. */
-		const char *argv[] = { brood_bin, "run", "-H", url, "--insecure", "-n", "4", "-o",
-				       "2",	  "-q",	 NULL };
+		const char *argv[] = { brood_bin, "run", "-H", url,  "--insecure", "-n",
+				       "4",	  "-o",	 "2",  "-q", NULL };
 		files_make(&f);
 		assert_int_equal(run_cmd(argv, f.out, f.err, 30), 0);
 	}
@@ -229,9 +257,10 @@ enum fault {
 	HANDSHAKE_CUT,	/* close after the client's hello (load connections only) */
 };
 
-static const char answer[] = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-			     "transfer-encoding: chunked\r\n\r\n"
-			     "3d\r\ndata: {\"choices\":[{\"text\":\"hello world, this is a token\"}]}\n\n\r\n";
+static const char answer[] =
+    "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+    "transfer-encoding: chunked\r\n\r\n"
+    "3d\r\ndata: {\"choices\":[{\"text\":\"hello world, this is a token\"}]}\n\n\r\n";
 
 struct script {
 	enum fault fault;
@@ -402,8 +431,9 @@ static void test_tls_faults(void **state)
 		{ CUT_MID_RECORD,
 		  "server closed the connection mid-record: unexpected eof while reading" },
 		{ BAD_RECORD, "TLS record: decryption failed or bad record mac" },
-		{ HANDSHAKE_CUT, "server closed the connection in the TLS handshake: unexpected eof "
-				 "while reading" },
+		{ HANDSHAKE_CUT,
+		  "server closed the connection in the TLS handshake: unexpected eof "
+		  "while reading" },
 	};
 
 	(void)state;
@@ -415,9 +445,10 @@ static void test_tls_faults(void **state)
 		script_start(&sc, cases[i].fault);
 		files_make(&f);
 		snprintf(url, sizeof(url), "https://127.0.0.1:%d", sc.port);
-		const char *argv[] = { brood_bin, "run", "-H",	   url,	   "--cacert", certs.ca,
-				       "-m",	  "m",	 "-u",	   "1",	   "-n",       "3",
-				       "--json",  f.json, "-q", NULL };
+		const char *argv[] = {
+			brood_bin, "run", "-H", url, "--cacert", certs.ca, "-m", "m",
+			"-u",	   "1",	  "-n", "3", "--json",	 f.json,   "-q", NULL
+		};
 		assert_int_equal(run_cmd(argv, f.out, f.err, 60), 0);
 		script_stop(&sc);
 		doc = slurp(f.json);
@@ -575,9 +606,9 @@ static void test_nginx_proxy(void **state)
 		fail_msg("nginx did not start: %s", doc ? doc : "");
 	}
 	snprintf(url, sizeof(url), "https://localhost:%d", port);
-	const char *argv[] = { brood_bin, "run", "-H", url,    "--cacert", certs.ca, "-u",
-			       "8",	  "-n",	 "64", "-o",   "20",	   "--chat", "--json",
-			       f.json,	  "-q",	 NULL };
+	const char *argv[] = { brood_bin, "run",    "-H",   url,  "--cacert", certs.ca,
+			       "-u",	  "8",	    "-n",   "64", "-o",	      "20",
+			       "--chat",  "--json", f.json, "-q", NULL };
 	int rc = run_cmd(argv, f.out, f.err, 60);
 
 	nginx_stop(pid);

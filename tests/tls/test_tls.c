@@ -47,7 +47,8 @@ static size_t pump(struct tls_conn *a, struct tls_conn *b, size_t step, int *b_r
 static void ctxs(struct pair *p, int version, const char *ca, bool insecure)
 {
 	struct tls_ctx_opts co = { .ca_file = ca, .insecure = insecure, .version = version };
-	struct tls_ctx_opts so = { .cert_file = certs.cert, .key_file = certs.key,
+	struct tls_ctx_opts so = { .cert_file = certs.cert,
+				   .key_file = certs.key,
 				   .version = version };
 	char err[256];
 
@@ -185,8 +186,10 @@ static void test_no_tickets(void **state)
 	(void)state;
 	for (int v = 12; v <= 13; v++) {
 		struct tls_ctx_opts co = { .ca_file = certs.ca, .version = v };
-		struct tls_ctx_opts so = { .cert_file = certs.cert, .key_file = certs.key,
-					   .version = v, .no_tickets = true };
+		struct tls_ctx_opts so = { .cert_file = certs.cert,
+					   .key_file = certs.key,
+					   .version = v,
+					   .no_tickets = true };
 		struct pair p;
 		char err[256];
 

@@ -203,7 +203,8 @@ static void test_fault_flags(void **state)
 	assert_int_equal(o.nr_sources, 2);
 	assert_int_equal(o.sources[0].addr.ss_family, AF_INET);
 	assert_int_equal(o.sources[1].addr.ss_family, AF_INET6);
-	expect_error(parse(&o, "--idle-timeout", "soon", NULL), "--idle-timeout soon", "0 for none");
+	expect_error(parse(&o, "--idle-timeout", "soon", NULL), "--idle-timeout soon",
+		     "0 for none");
 	expect_error(parse(&o, "--retries", "101", NULL), "--retries", "0 to 100");
 	expect_error(parse(&o, "--source-ips", "127.0.0.2,,127.0.0.3", NULL), "--source-ips",
 		     "empty");

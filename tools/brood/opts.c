@@ -155,7 +155,8 @@ static const struct flag flags[] = {
 	  "https: trust the CA certificates in FILE (PEM) instead of the system store" },
 	{ "insecure", OPT_INSECURE, NULL, NULL,
 	  "https: skip certificate and host name verification" },
-	{ "tls-version", OPT_TLS_VERSION, "V", "1.3", "https: only TLS 1.2 or only 1.3 (default both)" },
+	{ "tls-version", OPT_TLS_VERSION, "V", "1.3",
+	  "https: only TLS 1.2 or only 1.3 (default both)" },
 	{ "html", OPT_HTML, "FILE", "report.html",
 	  "write a self-contained HTML report with SVG charts" },
 	{ "metrics-port", OPT_METRICS_PORT, "[ADDR:]PORT", "9464",
@@ -785,7 +786,8 @@ static int add_sources(struct brood_opts *o, const char *arg, char *err, size_t 
 			src->addr_len = sizeof(*in6);
 		} else {
 			set_err(err, err_len,
-				"--source-ips: '%s' is not an IP address; write e.g. 127.0.0.2", one);
+				"--source-ips: '%s' is not an IP address; write e.g. 127.0.0.2",
+				one);
 			return -EINVAL;
 		}
 		o->nr_sources++;
@@ -1385,7 +1387,8 @@ static int check_combination(struct brood_opts *o, bool prompt_tokens_set, char 
 		return -EINVAL;
 	}
 	if (o->cacert && o->insecure) {
-		set_err(err, err_len, "--cacert and --insecure exclude each other; keep one of them");
+		set_err(err, err_len,
+			"--cacert and --insecure exclude each other; keep one of them");
 		return -EINVAL;
 	}
 	if (o->trace_chunks && !o->trace_path) {

@@ -29,18 +29,18 @@
 #define OPTS_EVENT_MAX	  (16u * 1024 * 1024)
 #define OPTS_BATCH_US_MAX 10000u			       /* --batch-us */
 #define OPTS_DURATION_MAX (366ull * 24 * 3600 * 1000000000ull) /* ns, a year */
-#define OPTS_TOK_TEXT_MIN 4096u		       /* --tokenizer-max-bytes */
+#define OPTS_TOK_TEXT_MIN 4096u				       /* --tokenizer-max-bytes */
 #define OPTS_TOK_TEXT_MAX (64u * 1024 * 1024)
-#define OPTS_QPS_MAX	  1e6				       /* --qps */
-#define OPTS_QUEUE_MAX	  10000000u			       /* --max-queue */
-#define OPTS_OPEN_USERS	  1000u /* connections of an open loop without -u */
+#define OPTS_QPS_MAX	  1e6	    /* --qps */
+#define OPTS_QUEUE_MAX	  10000000u /* --max-queue */
+#define OPTS_OPEN_USERS	  1000u	    /* connections of an open loop without -u */
 
 enum opts_shape {
 	OPTS_SHAPE_NONE,
 	OPTS_SHAPE_STEP, /* --shape step */
 	OPTS_SHAPE_RAMP, /* --shape ramp */
 };
-#define OPTS_RETRIES_MAX  100u
+#define OPTS_RETRIES_MAX 100u
 
 /* A target's base URL: what precedes /v1/... */
 struct url {
@@ -80,29 +80,29 @@ struct brood_opts {
 	unsigned retries;		     /* --retries; 0 = none */
 	struct engine_source sources[ENGINE_MAX_SOURCES]; /* --source-ips */
 	unsigned nr_sources;
-	const char *trace_path;		     /* --trace, or NULL */
-	bool trace_chunks;		     /* --trace-chunks (needs --trace) */
-	uint32_t max_event_bytes;	     /* --max-event-bytes */
-	bool no_pin;			     /* --no-pin: shards float between CPUs */
-	uint32_t batch_us;		     /* --batch-us: completions gather this long */
-	const char *html_path;		     /* --html, or NULL */
-	int metrics_port;		     /* --metrics-port; -1 = no endpoint, 0 = any free port */
-	char metrics_addr[16];		     /* its IPv4 address (127.0.0.1) */
-	uint64_t metrics_linger_ns;	     /* --metrics-linger: serve on after the load */
-	const char *cacert;		     /* --cacert: PEM CA file, or NULL (system store) */
-	bool insecure;			     /* --insecure: no certificate verification */
-	int tls_version;		     /* --tls-version: 0 = 1.2 and 1.3, 12, 13 */
-	bool quiet;			     /* -q */
-	uint64_t seed;			     /* --seed: varies the synthetic prompt */
-	const char *tokenizer;		     /* --tokenizer SPEC (tok_load's), or NULL */
-	unsigned tokenizer_threads;	     /* --tokenizer-threads; 0 = sized from CPUs */
-	uint32_t tokenizer_max_bytes;	     /* --tokenizer-max-bytes: one response's text */
-	const char *trace_tokens_path;	     /* --trace-tokens FILE, or NULL */
-	char *synth_prompt;		     /* owned: -p's prompt cut to exact tokens, or NULL */
+	const char *trace_path;	       /* --trace, or NULL */
+	bool trace_chunks;	       /* --trace-chunks (needs --trace) */
+	uint32_t max_event_bytes;      /* --max-event-bytes */
+	bool no_pin;		       /* --no-pin: shards float between CPUs */
+	uint32_t batch_us;	       /* --batch-us: completions gather this long */
+	const char *html_path;	       /* --html, or NULL */
+	int metrics_port;	       /* --metrics-port; -1 = no endpoint, 0 = any free port */
+	char metrics_addr[16];	       /* its IPv4 address (127.0.0.1) */
+	uint64_t metrics_linger_ns;    /* --metrics-linger: serve on after the load */
+	const char *cacert;	       /* --cacert: PEM CA file, or NULL (system store) */
+	bool insecure;		       /* --insecure: no certificate verification */
+	int tls_version;	       /* --tls-version: 0 = 1.2 and 1.3, 12, 13 */
+	bool quiet;		       /* -q */
+	uint64_t seed;		       /* --seed: varies the synthetic prompt */
+	const char *tokenizer;	       /* --tokenizer SPEC (tok_load's), or NULL */
+	unsigned tokenizer_threads;    /* --tokenizer-threads; 0 = sized from CPUs */
+	uint32_t tokenizer_max_bytes;  /* --tokenizer-max-bytes: one response's text */
+	const char *trace_tokens_path; /* --trace-tokens FILE, or NULL */
+	char *synth_prompt;	       /* owned: -p's prompt cut to exact tokens, or NULL */
 	size_t synth_prompt_len;
-	uint32_t prompt_tokens_counted;	     /* the prompt's tokens under --tokenizer; 0 = none */
-	const char *tokenizer_kind;	     /* tok_kind_name of the loaded tokenizer, or NULL */
-	bool help;			     /* -h: print opts_usage, run nothing */
+	uint32_t prompt_tokens_counted; /* the prompt's tokens under --tokenizer; 0 = none */
+	const char *tokenizer_kind;	/* tok_kind_name of the loaded tokenizer, or NULL */
+	bool help;			/* -h: print opts_usage, run nothing */
 
 	/* Load model */
 	bool users_set;		    /* -u was given */

@@ -30,12 +30,12 @@ int probe_tls(const struct url *u, const struct sockaddr_storage *addr, socklen_
 
 /*
  * Sends `request` (a whole HTTP request) and reads one response within
- * timeout_ms (over TLS when tls is not NULL); on a 2xx JSON /v1/models answer, writes the first model id
- * to model and the number of models to *nr_models. Returns 0, -EPROTO
- * (not a usable answer) or -errno; err says which.
+ * timeout_ms (over TLS when tls is not NULL); on a 2xx JSON /v1/models answer, writes the first
+ * model id to model and the number of models to *nr_models. Returns 0, -EPROTO (not a usable
+ * answer) or -errno; err says which.
  */
 int probe_models(const struct url *u, const struct sockaddr_storage *addr, socklen_t addr_len,
-		 struct tls_ctx *tls, const char *request, size_t request_len, int timeout_ms, char *model,
-		 size_t model_cap, unsigned *nr_models, char *err, size_t err_len);
+		 struct tls_ctx *tls, const char *request, size_t request_len, int timeout_ms,
+		 char *model, size_t model_cap, unsigned *nr_models, char *err, size_t err_len);
 
 #endif

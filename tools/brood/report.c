@@ -154,8 +154,8 @@ void report_summarize(const struct engine_result *res, const struct brood_opts *
 	s->requests_ok = c->requests_ok;
 	s->requests_failed = c->requests_failed;
 	s->requests_cancelled = c->requests_cancelled;
-	s->accounted = c->requests_started == c->requests_ok + c->requests_failed +
-						 c->requests_cancelled;
+	s->accounted =
+	    c->requests_started == c->requests_ok + c->requests_failed + c->requests_cancelled;
 	memcpy(s->errors, c->errors, sizeof(s->errors));
 	s->retries = c->retries;
 	s->server_closes = c->server_closes;
@@ -293,7 +293,8 @@ static void print_summary(FILE *f, const struct report_summary *s, const struct 
 		fprintf(f, "%-14s", "HTTP errors");
 		for (unsigned i = 0; i < s->nr_http_codes; i++) {
 			if (s->http_codes[i].code)
-				fprintf(f, " %u x%" PRIu64, s->http_codes[i].code, s->http_codes[i].n);
+				fprintf(f, " %u x%" PRIu64, s->http_codes[i].code,
+					s->http_codes[i].n);
 			else
 				fprintf(f, " other x%" PRIu64, s->http_codes[i].n);
 		}
@@ -660,7 +661,9 @@ static void json_config(struct sbuf *b, const struct brood_opts *o)
 	json_str_or_null(b, o->cacert);
 	sbuf_addf(b, ",\n    \"insecure\": %s,\n", o->insecure ? "true" : "false");
 	sbuf_addf(b, "    \"tls_version\": %s,\n",
-		  o->tls_version == 12 ? "\"1.2\"" : o->tls_version == 13 ? "\"1.3\"" : "null");
+		  o->tls_version == 12	 ? "\"1.2\""
+		  : o->tls_version == 13 ? "\"1.3\""
+					 : "null");
 	sbuf_addf(b, "    \"quiet\": %s,\n", o->quiet ? "true" : "false");
 	json_config_load(b, o);
 	sbuf_addf(b, "    \"seed\": %" PRIu64 "\n  }\n", o->seed);

@@ -20,7 +20,7 @@
 	2 /* docs/result.schema.json; 2 added environment, series, histograms */
 #define REPORT_MAX_WARNINGS 8
 #define REPORT_WARNING_MAX  256 /* bytes per warning, with the NUL */
-#define REPORT_MAX_CODES    32  /* distinct HTTP status codes listed */
+#define REPORT_MAX_CODES    32	/* distinct HTTP status codes listed */
 
 /* One latency in milliseconds; all 0 when count is 0. Percentiles are
  * HdrHistogram's (the top of the value's slot, within 0.1%) capped at max;
@@ -40,11 +40,11 @@ struct report_summary {
 	bool accounted;		   /* that equation held */
 	uint64_t requests_ok;
 	uint64_t requests_failed;
-	uint64_t requests_cancelled;	     /* in flight when the run ended */
-	uint64_t responses[6];		     /* final responses by status class, as engine counts */
-	uint64_t errors[ENGINE_NR_ERR];	     /* failed requests by class */
-	uint64_t retries;		     /* extra attempts (--retries), not requests */
-	uint64_t server_closes;		     /* responses that closed their connection */
+	uint64_t requests_cancelled;	/* in flight when the run ended */
+	uint64_t responses[6];		/* final responses by status class, as engine counts */
+	uint64_t errors[ENGINE_NR_ERR]; /* failed requests by class */
+	uint64_t retries;		/* extra attempts (--retries), not requests */
+	uint64_t server_closes;		/* responses that closed their connection */
 	struct {
 		unsigned code; /* 0: 600 and above */
 		uint64_t n;
@@ -63,8 +63,8 @@ struct report_summary {
 	double input_tokens_per_s;
 	double output_tokens_per_request; /* mean over ok requests */
 	uint32_t prompt_tokens;		  /* the prompt's size (-p, or estimated) */
-	const char *token_method;   /* "tokenizer" with --tokenizer; else "usage" when every ok
-				       request had a usage count; else "chunks" */
+	const char *token_method;    /* "tokenizer" with --tokenizer; else "usage" when every ok
+					request had a usage count; else "chunks" */
 	bool tokenized;		     /* --tokenizer: the fields below are filled */
 	unsigned tok_threads;	     /* tokenizer threads */
 	double tok_cpu_seconds;	     /* their CPU */
@@ -76,18 +76,18 @@ struct report_summary {
 	uint64_t ring_drops;	     /* records a full ring refused */
 	uint64_t tok_lost;	     /* ok requests not timed: drops, overflow, errors */
 	bool tok_complete;	     /* every ok request was timed per token */
-	struct report_latency ttft; /* send -> first content token */
-	struct report_latency itl;  /* between tokens (--tokenizer), else between content chunks */
-	struct report_latency tpot; /* (e2e - ttft) / (tokens - 1) */
-	struct report_latency e2e;  /* send -> end of response */
+	struct report_latency ttft;  /* send -> first content token */
+	struct report_latency itl;   /* between tokens (--tokenizer), else between content chunks */
+	struct report_latency tpot;  /* (e2e - ttft) / (tokens - 1) */
+	struct report_latency e2e;   /* send -> end of response */
 	struct report_latency connect;	     /* connect submitted -> TCP connected */
 	struct report_latency tls_handshake; /* TCP connected -> TLS handshake done */
 	uint64_t tls_handshakes;	     /* TLS handshakes completed */
 	uint64_t tls_resumed;		     /* of which resumed a session */
-	double cpu_seconds;	    /* generator process CPU, user + system */
-	double shard_cpu_seconds;   /* the engine threads' share */
-	uint64_t chunks;	    /* content-carrying SSE events */
-	double cpu_ns_per_chunk;    /* cpu_seconds per chunk; 0 without chunks */
+	double cpu_seconds;		     /* generator process CPU, user + system */
+	double shard_cpu_seconds;	     /* the engine threads' share */
+	uint64_t chunks;		     /* content-carrying SSE events */
+	double cpu_ns_per_chunk;	     /* cpu_seconds per chunk; 0 without chunks */
 	uint64_t bytes_in, bytes_out;
 	uint64_t connects;
 	uint64_t users_spawned;	   /* users that started */

@@ -46,7 +46,8 @@ void fault_config_init(struct fault_config *f)
 	f->retry_after_s = 1;
 }
 
-static int fail(char *err, size_t err_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t err_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static int fail(char *err, size_t err_len, const char *fmt, ...)
 {
@@ -96,11 +97,12 @@ static int parse_one(struct fault_config *f, const char *s, size_t len, char *er
 		if ((size_t)(eq - s) == strlen(names[k]) && !memcmp(s, names[k], (size_t)(eq - s)))
 			kind = k;
 	if (kind < 0)
-		return fail(err, err_len,
-			    "--fault: unknown kind '%.*s' (reset, stall, slow-first-byte, "
-			    "slow-first-token, 429, 500, 503, bad-sse, bad-json, truncated-chunked, "
-			    "huge-headers, no-answer, close)",
-			    (int)(eq - s), s);
+		return fail(
+		    err, err_len,
+		    "--fault: unknown kind '%.*s' (reset, stall, slow-first-byte, "
+		    "slow-first-token, 429, 500, 503, bad-sse, bad-json, truncated-chunked, "
+		    "huge-headers, no-answer, close)",
+		    (int)(eq - s), s);
 	colon = memchr(eq, ':', (size_t)(end - eq));
 	if ((size_t)((colon ? colon : end) - eq - 1) >= sizeof(rate_buf))
 		return fail(err, err_len, "--fault %s: bad rate", names[kind]);

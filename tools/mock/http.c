@@ -314,7 +314,8 @@ static uint32_t content_events(const struct mock_resp *r)
 	uint32_t k = 0, done = 0;
 
 	if (r->plan.tokens_per_chunk_min == r->plan.tokens_per_chunk)
-		return (r->plan.nr_tokens + r->plan.tokens_per_chunk - 1) / r->plan.tokens_per_chunk;
+		return (r->plan.nr_tokens + r->plan.tokens_per_chunk - 1) /
+		       r->plan.tokens_per_chunk;
 	while (done < r->plan.nr_tokens)
 		done += chunk_tokens(r, k++, done);
 	return k;
@@ -539,10 +540,12 @@ static void full_produce(struct mock_worker *w, struct mock_conn *c)
 	p = worker_out(w, c);
 	end = c->out + cfg->out_cap_bytes;
 	if (r->stage == STAGE_HEAD) {
-		if ((size_t)(end - p) < MOCK_HEAD_MAX_BYTES + 512 + cfg->model_len +
-					    (r->plan.fault == FAULT_HUGE_HEADERS ? FAULT_HUGE_HEAD_BYTES : 0))
+		if ((size_t)(end - p) <
+		    MOCK_HEAD_MAX_BYTES + 512 + cfg->model_len +
+			(r->plan.fault == FAULT_HUGE_HEADERS ? FAULT_HUGE_HEAD_BYTES : 0))
 			return;
-		p = put_head_planned(w, c, p, 200, "application/json", (int64_t)r->body_bytes, r->id);
+		p = put_head_planned(w, c, p, 200, "application/json", (int64_t)r->body_bytes,
+				     r->id);
 		p = put_full_prefix(cfg, r, p);
 		r->stage = STAGE_TOKENS;
 	}
@@ -800,7 +803,7 @@ static int serve_one(struct mock_worker *w, struct mock_conn *c, const char *dat
 		return (int)len;
 	}
 	c->resp.close_after = !req.keep_alive || (w->cfg->requests_per_conn &&
-						   ++c->nr_answers >= w->cfg->requests_per_conn);
+						  ++c->nr_answers >= w->cfg->requests_per_conn);
 	route(w, c, &req, data + head, (size_t)req.content_length);
 	return (int)need;
 }

@@ -178,8 +178,8 @@ static void parse_tpc(struct mock_config *cfg, const char *s)
 	char lo[32];
 
 	if (!dash) {
-		cfg->tokens_per_chunk = (unsigned)parse_u64("--tokens-per-chunk", s, 1,
-							    MOCK_MAX_TOKENS_PER_CHUNK);
+		cfg->tokens_per_chunk =
+		    (unsigned)parse_u64("--tokens-per-chunk", s, 1, MOCK_MAX_TOKENS_PER_CHUNK);
 		cfg->tokens_per_chunk_min = cfg->tokens_per_chunk;
 		return;
 	}
@@ -187,8 +187,8 @@ static void parse_tpc(struct mock_config *cfg, const char *s)
 		bad_usage("--tokens-per-chunk wants K or A-B, not '%s'", s);
 	memcpy(lo, s, (size_t)(dash - s));
 	lo[dash - s] = '\0';
-	cfg->tokens_per_chunk = (unsigned)parse_u64("--tokens-per-chunk", dash + 1, 1,
-						    MOCK_MAX_TOKENS_PER_CHUNK);
+	cfg->tokens_per_chunk =
+	    (unsigned)parse_u64("--tokens-per-chunk", dash + 1, 1, MOCK_MAX_TOKENS_PER_CHUNK);
 	cfg->tokens_per_chunk_min =
 	    (unsigned)parse_u64("--tokens-per-chunk", lo, 0, cfg->tokens_per_chunk);
 }

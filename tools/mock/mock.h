@@ -43,22 +43,22 @@ struct mock_config {
 	unsigned large_bufs;	   /* per worker: input buffers for bodies > 64 KiB */
 	const char *model;	   /* served model id */
 	size_t model_len;
-	uint64_t ttft_ns;	   /* request received -> first content event */
-	uint64_t itl_ns;	   /* content event -> next content event */
-	unsigned tokens_per_chunk; /* tokens per content event (the most, with a range) */
+	uint64_t ttft_ns;	       /* request received -> first content event */
+	uint64_t itl_ns;	       /* content event -> next content event */
+	unsigned tokens_per_chunk;     /* tokens per content event (the most, with a range) */
 	unsigned tokens_per_chunk_min; /* the fewest; == tokens_per_chunk unless a range */
-	int truth_fd;		   /* -1 without --truth */
-	bool pin;		   /* pin worker i to CPU i % nr_cpus */
-	bool sse_lf;		   /* end events with "\n\n" instead of "\r\n\r\n" */
-	size_t event_max_bytes;	   /* one content event, chunk framing included */
-	size_t out_cap_bytes;	   /* one connection's output buffer */
-	pthread_t main_thread;	   /* gets SIGUSR1 when a worker fails */
-	struct tls_ctx *tls;	   /* --tls-cert: HTTPS; NULL: plain HTTP */
-	uint32_t requests_per_conn; /* close after this many answers; 0 = never */
-	unsigned max_concurrency;  /* completions generated at once, whole server; 0 = any */
-	uint64_t pause_at_ns;	   /* stall this long after the first completion request */
-	uint64_t pause_ns;	   /* for this long; 0 = never */
-	struct fault_config fault; /* --fault, --fault-seed, --fault-log */
+	int truth_fd;		       /* -1 without --truth */
+	bool pin;		       /* pin worker i to CPU i % nr_cpus */
+	bool sse_lf;		       /* end events with "\n\n" instead of "\r\n\r\n" */
+	size_t event_max_bytes;	       /* one content event, chunk framing included */
+	size_t out_cap_bytes;	       /* one connection's output buffer */
+	pthread_t main_thread;	       /* gets SIGUSR1 when a worker fails */
+	struct tls_ctx *tls;	       /* --tls-cert: HTTPS; NULL: plain HTTP */
+	uint32_t requests_per_conn;    /* close after this many answers; 0 = never */
+	unsigned max_concurrency;      /* completions generated at once, whole server; 0 = any */
+	uint64_t pause_at_ns;	       /* stall this long after the first completion request */
+	uint64_t pause_ns;	       /* for this long; 0 = never */
+	struct fault_config fault;     /* --fault, --fault-seed, --fault-log */
 };
 
 /*
@@ -67,14 +67,15 @@ struct mock_config {
  * the worker produces the next piece of the response (resp_produce).
  */
 struct mock_plan {
-	uint64_t ttft_ns;	   /* request received -> first content event */
-	uint64_t itl_ns;	   /* one content event's submit -> the next one */
-	uint32_t nr_tokens;	   /* completion tokens */
-	uint32_t tokens_per_chunk; /* tokens per content event (the most); the last may hold fewer */
+	uint64_t ttft_ns;   /* request received -> first content event */
+	uint64_t itl_ns;    /* one content event's submit -> the next one */
+	uint32_t nr_tokens; /* completion tokens */
+	uint32_t
+	    tokens_per_chunk; /* tokens per content event (the most); the last may hold fewer */
 	uint32_t tokens_per_chunk_min; /* the fewest; each event draws from the range */
-	uint64_t fault_ns;	   /* stall: how long */
-	uint8_t fault;		   /* enum fault_kind */
-	bool close_fault;	   /* FAULT_CLOSE: "connection: close" on a normal answer */
+	uint64_t fault_ns;	       /* stall: how long */
+	uint8_t fault;		       /* enum fault_kind */
+	bool close_fault;	       /* FAULT_CLOSE: "connection: close" on a normal answer */
 };
 
 enum resp_kind {
@@ -106,23 +107,23 @@ struct mock_resp {
 	int64_t created_s;   /* unix time, "created" */
 	uint64_t body_bytes; /* RESP_FULL: content-length */
 	struct mock_plan plan;
-	uint32_t prompt_tokens; /* prompt bytes / 4, at least 1 */
-	uint32_t tokens_done;	/* completion tokens written so far */
+	uint32_t prompt_tokens;	   /* prompt bytes / 4, at least 1 */
+	uint32_t tokens_done;	   /* completion tokens written so far */
 	uint32_t tokens_submitted; /* completion tokens in events whose send is prepared */
-	uint32_t nr_content;	/* content events in the stream */
-	uint32_t ev_next;	/* index of the next SSE event to write */
-	uint32_t ev_submitted;	/* events whose bytes are in a prepared send */
-	uint8_t kind;		/* enum resp_kind */
-	uint8_t stage;		/* enum resp_stage */
-	bool chat;		/* chat.completion(.chunk), else text_completion */
-	bool usage;		/* stream_options.include_usage */
-	bool due;		/* the timer fired: the next piece may be written */
-	bool close_after;	/* close the connection once the answer is sent */
+	uint32_t nr_content;	   /* content events in the stream */
+	uint32_t ev_next;	   /* index of the next SSE event to write */
+	uint32_t ev_submitted;	   /* events whose bytes are in a prepared send */
+	uint8_t kind;		   /* enum resp_kind */
+	uint8_t stage;		   /* enum resp_stage */
+	bool chat;		   /* chat.completion(.chunk), else text_completion */
+	bool usage;		   /* stream_options.include_usage */
+	bool due;		   /* the timer fired: the next piece may be written */
+	bool close_after;	   /* close the connection once the answer is sent */
 
 	/* admit.c: --max-concurrency */
 	uint8_t admit;		 /* none, queued or running */
 	uint64_t admit_delay_ns; /* the first timer, counted from admission */
-	bool head_pending;	/* FAULT_SLOW_FIRST_BYTE: the head waits for the timer */
+	bool head_pending;	 /* FAULT_SLOW_FIRST_BYTE: the head waits for the timer */
 };
 
 /* Connection flags */
@@ -139,17 +140,17 @@ struct mock_resp {
  * checks that invariant.
  */
 struct mock_conn {
-	uint32_t gen;	   /* bumped per accepted connection */
-	uint32_t flags;	   /* CONN_* */
-	char *in;	   /* borrowed input buffer; NULL when no bytes wait */
-	uint32_t in_len;   /* bytes in in */
-	uint32_t in_cap;   /* usable bytes of in (JSON padding excluded) */
-	uint32_t in_need;  /* head + body of the waiting request; 0 until its head parsed */
-	bool in_large;	   /* in comes from the large pool */
-	char *out;	   /* borrowed output buffer; NULL when everything is sent */
-	uint32_t out_len;  /* bytes written to out */
-	uint32_t out_sent; /* bytes of out the kernel has sent (with TLS: encrypted) */
-	uint32_t nr_answers; /* requests answered on this connection */
+	uint32_t gen;	      /* bumped per accepted connection */
+	uint32_t flags;	      /* CONN_* */
+	char *in;	      /* borrowed input buffer; NULL when no bytes wait */
+	uint32_t in_len;      /* bytes in in */
+	uint32_t in_cap;      /* usable bytes of in (JSON padding excluded) */
+	uint32_t in_need;     /* head + body of the waiting request; 0 until its head parsed */
+	bool in_large;	      /* in comes from the large pool */
+	char *out;	      /* borrowed output buffer; NULL when everything is sent */
+	uint32_t out_len;     /* bytes written to out */
+	uint32_t out_sent;    /* bytes of out the kernel has sent (with TLS: encrypted) */
+	uint32_t nr_answers;  /* requests answered on this connection */
 	struct tls_conn *tls; /* --tls-cert: this slot's TLS state, else NULL */
 	char *cout;	      /* TLS: borrowed ciphertext buffer; NULL when none is unsent */
 	uint32_t cout_len;    /* bytes in cout */
@@ -190,20 +191,20 @@ struct truth_pending {
 };
 
 struct mock_stats {
-	uint64_t conns;		/* accepted */
-	uint64_t requests;	/* complete requests parsed */
-	uint64_t events;	/* SSE events submitted */
-	uint64_t bytes_out;	/* bytes the kernel reported sent */
-	uint64_t http_errors;	/* 4xx/5xx answers */
-	uint64_t aborted;	/* responses cut short: the client went away */
-	uint64_t resets;	/* connections reset by the peer (ECONNRESET, EPIPE) */
-	uint64_t conn_errors;	/* connections lost to other errors or input overflow */
-	uint64_t enobufs;	/* multishot recv stopped for lack of buffers */
-	uint64_t enfile;	/* accepts dropped: registered file table full */
-	uint64_t truth_dropped; /* truth bytes write(2) refused */
-	uint64_t tls_handshakes; /* completed */
-	uint64_t tls_resumed;	 /* of which resumed a client's session */
-	uint64_t tls_errors;	 /* connections closed for a TLS failure */
+	uint64_t conns;		   /* accepted */
+	uint64_t requests;	   /* complete requests parsed */
+	uint64_t events;	   /* SSE events submitted */
+	uint64_t bytes_out;	   /* bytes the kernel reported sent */
+	uint64_t http_errors;	   /* 4xx/5xx answers */
+	uint64_t aborted;	   /* responses cut short: the client went away */
+	uint64_t resets;	   /* connections reset by the peer (ECONNRESET, EPIPE) */
+	uint64_t conn_errors;	   /* connections lost to other errors or input overflow */
+	uint64_t enobufs;	   /* multishot recv stopped for lack of buffers */
+	uint64_t enfile;	   /* accepts dropped: registered file table full */
+	uint64_t truth_dropped;	   /* truth bytes write(2) refused */
+	uint64_t tls_handshakes;   /* completed */
+	uint64_t tls_resumed;	   /* of which resumed a client's session */
+	uint64_t tls_errors;	   /* connections closed for a TLS failure */
 	uint64_t faults[FAULT_NR]; /* faults injected, by kind */
 };
 
@@ -229,11 +230,11 @@ struct mock_worker {
 	uint64_t pending_itl_ns; /* smallest itl a pending send will schedule; UINT64_MAX if none */
 	char *truth;		 /* MOCK_TRUTH_BUF_BYTES, NULL without --truth */
 	size_t truth_len;
-	char *scratch; /* per-worker formatting space, cfg->out_cap_bytes */
-	struct tls_conn *tls_conns;  /* --tls-cert: one per connection slot */
+	char *scratch;		      /* per-worker formatting space, cfg->out_cap_bytes */
+	struct tls_conn *tls_conns;   /* --tls-cert: one per connection slot */
 	struct mock_pool cipher_pool; /* TLS: out_cap_bytes + MOCK_TLS_SLACK each */
 	char *plain;		      /* TLS: one record's plaintext + JSON_PADDING */
-	char date[40]; /* "date: ...\r\n" value, refreshed once a second */
+	char date[40];		      /* "date: ...\r\n" value, refreshed once a second */
 	int64_t date_s;
 	uint64_t next_id; /* request ids: idx + 1, then + nr_threads */
 

@@ -234,8 +234,8 @@ static bool tls_next(struct mock_worker *w, struct mock_conn *c, const char **p,
 			return false;
 		if (!c->cout)
 			c->cout = pool_get(&w->cipher_pool); /* one per connection: never NULL */
-		c->cout_len = (uint32_t)tls_take(c->tls, c->cout,
-						 w->cfg->out_cap_bytes + MOCK_TLS_SLACK);
+		c->cout_len =
+		    (uint32_t)tls_take(c->tls, c->cout, w->cfg->out_cap_bytes + MOCK_TLS_SLACK);
 		c->cout_sent = 0;
 	}
 	*p = c->cout + c->cout_sent;
@@ -351,8 +351,8 @@ void worker_conn_reset(struct mock_worker *w, struct mock_conn *c)
 	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, (int)idx, NULL, 0, 0);
 	sqe->off = 3; /* cmd_op = SOCKET_URING_OP_SETSOCKOPT */
 	sqe->addr = (uint64_t)SOL_SOCKET | (uint64_t)SO_LINGER << 32; /* level, optname */
-	sqe->splice_fd_in = sizeof(lin);			    /* optlen */
-	sqe->addr3 = (uint64_t)(uintptr_t)&lin;			    /* optval */
+	sqe->splice_fd_in = sizeof(lin);			      /* optlen */
+	sqe->addr3 = (uint64_t)(uintptr_t)&lin;			      /* optval */
 	sqe->flags |= IOSQE_FIXED_FILE | IOSQE_CQE_SKIP_SUCCESS;
 	io_uring_sqe_set_data64(sqe, pack(OP_CANCEL, idx, c->gen));
 	worker_conn_close(w, c);
@@ -421,8 +421,7 @@ static void tls_input(struct mock_worker *w, struct mock_conn *c, const char *da
 		if (tls_resumed(c->tls))
 			w->stats.tls_resumed++;
 	}
-	while (!(c->flags & CONN_CLOSING) &&
-	       (n = tls_read(c->tls, w->plain, TLS_RECORD_MAX)) > 0)
+	while (!(c->flags & CONN_CLOSING) && (n = tls_read(c->tls, w->plain, TLS_RECORD_MAX)) > 0)
 		http_input(w, c, w->plain, (size_t)n);
 	if (c->flags & CONN_CLOSING || n == -EAGAIN)
 		return;
