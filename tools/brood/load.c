@@ -20,20 +20,6 @@
 #define STAGES_FILE_MAX (1u << 20) /* bytes */
 #define LEVEL_MAX	1e7
 
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !err_len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-}
-
 /* A plain decimal number (no sign, exponent, hex, inf or nan). */
 static int parse_decimal(const char *s, size_t len, double *v)
 {
@@ -68,9 +54,9 @@ int load_parse_slo(const char *s, struct engine_slo *slo, double *attainment, ch
 
 		if (!eq || !klen || klen >= sizeof(key) || len - klen - 1 >= sizeof(val) ||
 		    len - klen - 1 == 0) {
-			set_err(err, err_len,
-				"--slo %s: write KEY=VALUE pairs, e.g. ttft=500ms,itl=50ms,e2e=20s",
-				s);
+			opts_set_err(
+			    err, err_len,
+			    "--slo %s: write KEY=VALUE pairs, e.g. ttft=500ms,itl=50ms,e2e=20s", s);
 			return -EINVAL;
 		}
 		memcpy(key, p, klen);
@@ -80,10 +66,11 @@ int load_parse_slo(const char *s, struct engine_slo *slo, double *attainment, ch
 		if (!strcmp(key, "attainment")) {
 			if (parse_decimal(val, strlen(val), attainment) || *attainment <= 0 ||
 			    *attainment > 1) {
-				set_err(err, err_len,
-					"--slo attainment=%s: give a share above 0, at most 1, "
-					"e.g. 0.9",
-					val);
+				opts_set_err(
+				    err, err_len,
+				    "--slo attainment=%s: give a share above 0, at most 1, "
+				    "e.g. 0.9",
+				    val);
 				return -EINVAL;
 			}
 		} else {
@@ -98,7 +85,7 @@ int load_parse_slo(const char *s, struct engine_slo *slo, double *attainment, ch
 			else if (!strcmp(key, "e2e"))
 				dst = &slo->e2e_ns;
 			if (!dst) {
-				set_err(
+				opts_set_err(
 				    err, err_len,
 				    "--slo: unknown bound '%s'; use ttft, itl, itl_max, tpot, e2e "
 				    "or attainment",
@@ -106,9 +93,10 @@ int load_parse_slo(const char *s, struct engine_slo *slo, double *attainment, ch
 				return -EINVAL;
 			}
 			if (opts_parse_duration(val, dst)) {
-				set_err(err, err_len,
-					"--slo %s=%s: not a positive duration; write e.g. 500ms",
-					key, val);
+				opts_set_err(
+				    err, err_len,
+				    "--slo %s=%s: not a positive duration; write e.g. 500ms", key,
+				    val);
 				return -EINVAL;
 			}
 			any = true;
@@ -118,7 +106,7 @@ int load_parse_slo(const char *s, struct engine_slo *slo, double *attainment, ch
 		p = comma + 1;
 	}
 	if (!any) {
-		set_err(err, err_len, "--slo %s: name at least one bound, e.g. ttft=500ms", s);
+		opts_set_err(err, err_len, "--slo %s: name at least one bound, e.g. ttft=500ms", s);
 		return -EINVAL;
 	}
 	return 0;
@@ -133,8 +121,9 @@ int load_parse_range(const char *flag, const char *s, uint32_t max, uint32_t *lo
 	if (!colon || parse_decimal(s, (size_t)(colon - s), &a) ||
 	    parse_decimal(colon + 1, strlen(colon + 1), &b) || a != floor(a) || b != floor(b) ||
 	    a < 1 || b < a || b > max) {
-		set_err(err, err_len, "%s %s: write LO:HI, whole numbers with 1 <= LO <= HI <= %u",
-			flag, s, max);
+		opts_set_err(err, err_len,
+			     "%s %s: write LO:HI, whole numbers with 1 <= LO <= HI <= %u", flag, s,
+			     max);
 		return -EINVAL;
 	}
 	*lo = (uint32_t)a;
@@ -163,9 +152,9 @@ int load_parse_levels(const char *flag, const char *s, bool whole, double *level
 			goto bad;
 		for (double v = a; v <= b * (1 + 1e-12); v = mul ? v * step : v + step) {
 			if (*nr == LOAD_MAX_LEVELS) {
-				set_err(err, err_len,
-					"%s %s: more than %d levels; take bigger steps", flag, s,
-					LOAD_MAX_LEVELS);
+				opts_set_err(err, err_len,
+					     "%s %s: more than %d levels; take bigger steps", flag,
+					     s, LOAD_MAX_LEVELS);
 				return -EINVAL;
 			}
 			levels[(*nr)++] = whole ? floor(v + 1e-9) : v;
@@ -181,13 +170,13 @@ int load_parse_levels(const char *flag, const char *s, bool whole, double *level
 			if (parse_decimal(p, len, &v) || v <= 0 || v > LEVEL_MAX)
 				goto bad;
 			if (*nr == LOAD_MAX_LEVELS) {
-				set_err(err, err_len, "%s: more than %d levels", flag,
-					LOAD_MAX_LEVELS);
+				opts_set_err(err, err_len, "%s: more than %d levels", flag,
+					     LOAD_MAX_LEVELS);
 				return -EINVAL;
 			}
 			if (*nr && v <= levels[*nr - 1]) {
-				set_err(err, err_len, "%s %s: list levels in increasing order",
-					flag, s);
+				opts_set_err(err, err_len, "%s %s: list levels in increasing order",
+					     flag, s);
 				return -EINVAL;
 			}
 			levels[(*nr)++] = v;
@@ -200,17 +189,17 @@ int load_parse_levels(const char *flag, const char *s, bool whole, double *level
 		if (whole && (levels[i] != floor(levels[i]) || levels[i] < 1))
 			goto bad;
 		if (i && levels[i] <= levels[i - 1]) {
-			set_err(err, err_len, "%s %s: the steps repeat a level; take bigger steps",
-				flag, s);
+			opts_set_err(err, err_len,
+				     "%s %s: the steps repeat a level; take bigger steps", flag, s);
 			return -EINVAL;
 		}
 	}
 	return 0;
 bad:
-	set_err(err, err_len,
-		"%s %s: write levels as 1,2,4,8 or START:END:xFACTOR (1:64:x2) or "
-		"START:END:+STEP (8:64:+8)%s",
-		flag, s, whole ? ", whole numbers" : "");
+	opts_set_err(err, err_len,
+		     "%s %s: write levels as 1,2,4,8 or START:END:xFACTOR (1:64:x2) or "
+		     "START:END:+STEP (8:64:+8)%s",
+		     flag, s, whole ? ", whole numbers" : "");
 	return -EINVAL;
 }
 
@@ -220,16 +209,17 @@ int load_shape_step(double target, double step_size, uint64_t step_ns, struct sc
 	unsigned n = 0;
 
 	if (!(step_size > 0) || !step_ns || !(target > 0)) {
-		set_err(err, err_len,
-			"--shape step needs --step-size N above 0 and --step-time DURATION");
+		opts_set_err(err, err_len,
+			     "--shape step needs --step-size N above 0 and --step-time DURATION");
 		return -EINVAL;
 	}
 	for (double v = step_size; v < target + step_size - 1e-9; v += step_size) {
 		double level = v < target ? v : target;
 
 		if (n == LOAD_MAX_STAGES) {
-			set_err(err, err_len, "--shape step: more than %d steps; take bigger steps",
-				LOAD_MAX_STAGES);
+			opts_set_err(err, err_len,
+				     "--shape step: more than %d steps; take bigger steps",
+				     LOAD_MAX_STAGES);
 			return -EINVAL;
 		}
 		stages[n++] = (struct sched_stage){ step_ns, level, level };
@@ -242,7 +232,7 @@ int load_shape_ramp(double target, uint64_t ramp_ns, struct sched_stage *stages,
 		    char *err, size_t err_len)
 {
 	if (!ramp_ns || !(target > 0)) {
-		set_err(err, err_len, "--shape ramp needs --ramp-time DURATION (or -t)");
+		opts_set_err(err, err_len, "--shape ramp needs --ramp-time DURATION (or -t)");
 		return -EINVAL;
 	}
 	stages[0] = (struct sched_stage){ ramp_ns, 0, target };
@@ -258,12 +248,12 @@ static int add_stage(struct sched_stage *stages, unsigned *nr, uint64_t dur_ns, 
 	double prev = *nr ? stages[*nr - 1].to : 0;
 
 	if (*nr == LOAD_MAX_STAGES) {
-		set_err(err, err_len, "%s: more than %d stages", name, LOAD_MAX_STAGES);
+		opts_set_err(err, err_len, "%s: more than %d stages", name, LOAD_MAX_STAGES);
 		return -EINVAL;
 	}
 	if (!(level >= 0) || level > LEVEL_MAX) {
-		set_err(err, err_len, "%s: stage %u: the level must be from 0 to %g", name, where,
-			LEVEL_MAX);
+		opts_set_err(err, err_len, "%s: stage %u: the level must be from 0 to %g", name,
+			     where, LEVEL_MAX);
 		return -EINVAL;
 	}
 	stages[(*nr)++] = (struct sched_stage){ dur_ns, ramp ? prev : level, level };
@@ -301,14 +291,14 @@ static int parse_csv(const char *name, char *text, struct sched_stage *stages, u
 		while (nf < 3 && p)
 			f[nf++] = trim(strsep(&p, ","));
 		if (p) {
-			set_err(err, err_len, "%s:%u: more than 3 columns", name, lineno);
+			opts_set_err(err, err_len, "%s:%u: more than 3 columns", name, lineno);
 			return -EINVAL;
 		}
 		if (!header) {
 			if (nf < 2 || strcasecmp(f[0], "duration") ||
 			    (strcasecmp(f[1], "users") && strcasecmp(f[1], "qps")) ||
 			    (nf == 3 && strcasecmp(f[2], "ramp"))) {
-				set_err(
+				opts_set_err(
 				    err, err_len,
 				    "%s:%u: the first line must be the header duration,users or "
 				    "duration,qps (then optionally ,ramp)",
@@ -323,8 +313,9 @@ static int parse_csv(const char *name, char *text, struct sched_stage *stages, u
 		if (nf != (has_ramp ? 3u : 2u) || opts_parse_duration(f[0], &dur) ||
 		    parse_decimal(f[1], strlen(f[1]), &level) ||
 		    (has_ramp && strcmp(f[2], "0") && strcmp(f[2], "1"))) {
-			set_err(err, err_len, "%s:%u: write DURATION,LEVEL%s, e.g. 30s,10%s", name,
-				lineno, has_ramp ? ",RAMP(0|1)" : "", has_ramp ? ",0" : "");
+			opts_set_err(err, err_len, "%s:%u: write DURATION,LEVEL%s, e.g. 30s,10%s",
+				     name, lineno, has_ramp ? ",RAMP(0|1)" : "",
+				     has_ramp ? ",0" : "");
 			return -EINVAL;
 		}
 		if (add_stage(stages, nr, dur, level, has_ramp && f[2][0] == '1', name, lineno, err,
@@ -332,7 +323,8 @@ static int parse_csv(const char *name, char *text, struct sched_stage *stages, u
 			return -EINVAL;
 	}
 	if (!header) {
-		set_err(err, err_len, "%s: empty; write a header duration,users then stages", name);
+		opts_set_err(err, err_len, "%s: empty; write a header duration,users then stages",
+			     name);
 		return -EINVAL;
 	}
 	return 0;
@@ -437,10 +429,11 @@ static int parse_json(const char *name, const char *text, size_t len, struct sch
 					goto bad_stage;
 				stage_qps = !strcmp(key, "qps");
 				if (kind_known && stage_qps != *qps) {
-					set_err(err, err_len,
-						"%s: stage %u: every stage gives users, or every "
-						"stage qps, not both",
-						name, idx);
+					opts_set_err(
+					    err, err_len,
+					    "%s: stage %u: every stage gives users, or every "
+					    "stage qps, not both",
+					    name, idx);
 					return -EINVAL;
 				}
 				*qps = stage_qps;
@@ -450,10 +443,11 @@ static int parse_json(const char *name, const char *text, size_t len, struct sch
 					goto bad_stage;
 				ramp = !strcmp(val, "true");
 			} else {
-				set_err(err, err_len,
-					"%s: stage %u: unknown key '%s'; use duration, users or "
-					"qps, ramp",
-					name, idx, key);
+				opts_set_err(
+				    err, err_len,
+				    "%s: stage %u: unknown key '%s'; use duration, users or "
+				    "qps, ramp",
+				    name, idx, key);
 				return -EINVAL;
 			}
 		} while (jr_lit(&j, ','));
@@ -471,18 +465,19 @@ static int parse_json(const char *name, const char *text, size_t len, struct sch
 		goto bad;
 	return 0;
 bad_stage:
-	set_err(err, err_len,
-		"%s: stage %u: give \"duration\" (e.g. \"30s\") and \"users\" or \"qps\" (a number "
-		">= 0)",
-		name, idx);
+	opts_set_err(
+	    err, err_len,
+	    "%s: stage %u: give \"duration\" (e.g. \"30s\") and \"users\" or \"qps\" (a number "
+	    ">= 0)",
+	    name, idx);
 	return -EINVAL;
 empty:
-	set_err(err, err_len, "%s: no stages", name);
+	opts_set_err(err, err_len, "%s: no stages", name);
 	return -EINVAL;
 bad:
-	set_err(err, err_len,
-		"%s: not a stages list; write [{\"duration\": \"30s\", \"users\": 10}, ...]%s",
-		name, idx ? " (near a stage)" : "");
+	opts_set_err(err, err_len,
+		     "%s: not a stages list; write [{\"duration\": \"30s\", \"users\": 10}, ...]%s",
+		     name, idx ? " (near a stage)" : "");
 	return -EINVAL;
 }
 
@@ -502,7 +497,7 @@ int load_parse_stages(const char *name, const char *text, size_t len, struct sch
 		char *copy = malloc(len + 1);
 
 		if (!copy) {
-			set_err(err, err_len, "%s: out of memory", name);
+			opts_set_err(err, err_len, "%s: out of memory", name);
 			return -EINVAL;
 		}
 		memcpy(copy, text, len);
@@ -511,7 +506,7 @@ int load_parse_stages(const char *name, const char *text, size_t len, struct sch
 		free(copy);
 	}
 	if (!ret && !*nr) {
-		set_err(err, err_len, "%s: no stages", name);
+		opts_set_err(err, err_len, "%s: no stages", name);
 		return -EINVAL;
 	}
 	return ret;
@@ -527,19 +522,19 @@ int load_read_stages(const char *path, struct sched_stage *stages, unsigned *nr,
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		set_err(err, err_len, "--stages %s: cannot open: %s", path, strerror(errno));
+		opts_set_err(err, err_len, "--stages %s: cannot open: %s", path, strerror(errno));
 		return -EINVAL;
 	}
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > (off_t)STAGES_FILE_MAX) {
-		set_err(err, err_len, "--stages %s: not a regular file of at most %u bytes", path,
-			STAGES_FILE_MAX);
+		opts_set_err(err, err_len, "--stages %s: not a regular file of at most %u bytes",
+			     path, STAGES_FILE_MAX);
 		close(fd);
 		return -EINVAL;
 	}
 	text = malloc((size_t)st.st_size + 1);
 	if (!text) {
 		close(fd);
-		set_err(err, err_len, "--stages %s: out of memory", path);
+		opts_set_err(err, err_len, "--stages %s: out of memory", path);
 		return -EINVAL;
 	}
 	while (got < (size_t)st.st_size) {

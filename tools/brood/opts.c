@@ -207,10 +207,7 @@ static const struct flag flags[] = {
 
 #define NR_FLAGS (sizeof(flags) / sizeof(flags[0]))
 
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
+void opts_set_err(char *err, size_t err_len, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -346,8 +343,9 @@ static int parse_authority(const char *s, size_t len, struct url *u, const char 
 	size_t host_len;
 
 	if (memchr(s, '@', len)) {
-		set_err(err, err_len,
-			"-H %s: user names in URLs are not supported; pass the key with -k", url);
+		opts_set_err(err, err_len,
+			     "-H %s: user names in URLs are not supported; pass the key with -k",
+			     url);
 		return -EINVAL;
 	}
 	if (len && s[0] == '[') {
@@ -356,20 +354,22 @@ static int parse_authority(const char *s, size_t len, struct url *u, const char 
 
 		host_len = close ? (size_t)(close - s - 1) : 0;
 		if (!close || host_len >= URL_HOST_MAX) {
-			set_err(err, err_len, "-H %s: unterminated IPv6 address; write it as [::1]",
-				url);
+			opts_set_err(err, err_len,
+				     "-H %s: unterminated IPv6 address; write it as [::1]", url);
 			return -EINVAL;
 		}
 		memcpy(u->host, s + 1, host_len);
 		u->host[host_len] = '\0';
 		if (inet_pton(AF_INET6, u->host, &a) != 1) {
-			set_err(err, err_len, "-H %s: '%s' is not an IPv6 address", url, u->host);
+			opts_set_err(err, err_len, "-H %s: '%s' is not an IPv6 address", url,
+				     u->host);
 			return -EINVAL;
 		}
 		u->ipv6 = true;
 		if (close + 1 < s + len) {
 			if (close[1] != ':') {
-				set_err(err, err_len, "-H %s: expected ':PORT' after ']'", url);
+				opts_set_err(err, err_len, "-H %s: expected ':PORT' after ']'",
+					     url);
 				return -EINVAL;
 			}
 			port = close + 2;
@@ -378,27 +378,29 @@ static int parse_authority(const char *s, size_t len, struct url *u, const char 
 		const char *colon = memchr(s, ':', len);
 
 		if (colon && memchr(colon + 1, ':', len - (size_t)(colon + 1 - s))) {
-			set_err(err, err_len,
-				"-H %s: write an IPv6 address in brackets, e.g. http://[::1]:8000",
-				url);
+			opts_set_err(
+			    err, err_len,
+			    "-H %s: write an IPv6 address in brackets, e.g. http://[::1]:8000",
+			    url);
 			return -EINVAL;
 		}
 		host_len = colon ? (size_t)(colon - s) : len;
 		if (host_len >= URL_HOST_MAX) {
-			set_err(err, err_len, "-H: host name too long (%zu bytes, at most %d)",
-				host_len, URL_HOST_MAX - 1);
+			opts_set_err(err, err_len, "-H: host name too long (%zu bytes, at most %d)",
+				     host_len, URL_HOST_MAX - 1);
 			return -EINVAL;
 		}
 		if (!host_len) {
-			set_err(err, err_len,
-				"-H %s: no host name; write e.g. http://localhost:8000", url);
+			opts_set_err(err, err_len,
+				     "-H %s: no host name; write e.g. http://localhost:8000", url);
 			return -EINVAL;
 		}
 		for (size_t i = 0; i < host_len; i++) {
 			if (!host_char(s[i])) {
-				set_err(err, err_len,
-					"-H %s: bad character '%c' in host name (IPv6 goes in [])",
-					url, s[i]);
+				opts_set_err(
+				    err, err_len,
+				    "-H %s: bad character '%c' in host name (IPv6 goes in [])", url,
+				    s[i]);
 				return -EINVAL;
 			}
 		}
@@ -412,13 +414,13 @@ static int parse_authority(const char *s, size_t len, struct url *u, const char 
 		uint64_t v;
 
 		if (port_len == 0 || port_len >= sizeof(buf)) {
-			set_err(err, err_len, "-H %s: bad port; use 1..65535", url);
+			opts_set_err(err, err_len, "-H %s: bad port; use 1..65535", url);
 			return -EINVAL;
 		}
 		memcpy(buf, port, port_len);
 		buf[port_len] = '\0';
 		if (parse_u64(buf, 1, 65535, &v)) {
-			set_err(err, err_len, "-H %s: bad port '%s'; use 1..65535", url, buf);
+			opts_set_err(err, err_len, "-H %s: bad port '%s'; use 1..65535", url, buf);
 			return -EINVAL;
 		}
 		u->port = (uint16_t)v;
@@ -432,13 +434,13 @@ static int parse_path(const char *p, struct url *u, const char *url, char *err, 
 
 	for (size_t i = 0; i < len; i++) {
 		if (p[i] == '?' || p[i] == '#') {
-			set_err(err, err_len,
-				"-H %s: a base URL takes no query or fragment; drop '%s'", url,
-				p + i);
+			opts_set_err(err, err_len,
+				     "-H %s: a base URL takes no query or fragment; drop '%s'", url,
+				     p + i);
 			return -EINVAL;
 		}
 		if (!path_char(p[i])) {
-			set_err(
+			opts_set_err(
 			    err, err_len,
 			    "-H %s: the path holds a space or control character; percent-encode it",
 			    url);
@@ -448,17 +450,18 @@ static int parse_path(const char *p, struct url *u, const char *url, char *err, 
 	while (len && p[len - 1] == '/')
 		len--;
 	if (len >= URL_PATH_MAX - PATH_ROOM) {
-		set_err(err, err_len, "-H: base path too long (%zu bytes, at most %d)", len,
-			URL_PATH_MAX - PATH_ROOM - 1);
+		opts_set_err(err, err_len, "-H: base path too long (%zu bytes, at most %d)", len,
+			     URL_PATH_MAX - PATH_ROOM - 1);
 		return -EINVAL;
 	}
 	memcpy(u->path, p, len);
 	u->path[len] = '\0';
 	if (ends_with(u->path, "/v1") || ends_with(u->path, "/v1/completions") ||
 	    ends_with(u->path, "/v1/chat/completions")) {
-		set_err(err, err_len,
-			"-H %s: give the base URL that precedes /v1/... (brood adds the API path)",
-			url);
+		opts_set_err(
+		    err, err_len,
+		    "-H %s: give the base URL that precedes /v1/... (brood adds the API path)",
+		    url);
 		return -EINVAL;
 	}
 	return 0;
@@ -472,7 +475,7 @@ int url_parse(const char *s, struct url *u, char *err, size_t err_len)
 
 	memset(u, 0, sizeof(*u));
 	if (!s || !*s) {
-		set_err(err, err_len, "-H: empty URL; write e.g. http://localhost:8000");
+		opts_set_err(err, err_len, "-H: empty URL; write e.g. http://localhost:8000");
 		return -EINVAL;
 	}
 	if (strlen(s) < sizeof(shown))
@@ -487,12 +490,13 @@ int url_parse(const char *s, struct url *u, char *err, size_t err_len)
 		u->tls = true;
 		u->port = 443;
 	} else if ((sep = strstr(s, "://"))) {
-		set_err(err, err_len, "-H %s: unsupported scheme '%.*s'; use http:// or https://",
-			shown, (int)(sep - s) < 16 ? (int)(sep - s) : 16, s);
+		opts_set_err(err, err_len,
+			     "-H %s: unsupported scheme '%.*s'; use http:// or https://", shown,
+			     (int)(sep - s) < 16 ? (int)(sep - s) : 16, s);
 		return -EINVAL;
 	} else {
-		set_err(err, err_len, "-H %s: no scheme; write http://%s (or https://)", shown,
-			shown);
+		opts_set_err(err, err_len, "-H %s: no scheme; write http://%s (or https://)", shown,
+			     shown);
 		return -EINVAL;
 	}
 	slash = strchr(rest, '/');
@@ -500,7 +504,7 @@ int url_parse(const char *s, struct url *u, char *err, size_t err_len)
 		slash = rest + strlen(rest);
 	if (memchr(rest, '?', (size_t)(slash - rest)) ||
 	    memchr(rest, '#', (size_t)(slash - rest))) {
-		set_err(err, err_len, "-H %s: a base URL takes no query or fragment", shown);
+		opts_set_err(err, err_len, "-H %s: a base URL takes no query or fragment", shown);
 		return -EINVAL;
 	}
 	ret = parse_authority(rest, (size_t)(slash - rest), u, shown, err, err_len);
@@ -533,17 +537,18 @@ static int add_hosts(struct brood_opts *o, const char *arg, char *err, size_t er
 		while (len && isspace((unsigned char)p[len - 1]))
 			len--;
 		if (!len) {
-			set_err(err, err_len,
-				"-H %s: empty URL in the list; separate URLs with one comma", arg);
+			opts_set_err(err, err_len,
+				     "-H %s: empty URL in the list; separate URLs with one comma",
+				     arg);
 			return -EINVAL;
 		}
 		if (len >= sizeof(one)) {
-			set_err(err, err_len, "-H: URL too long (%zu bytes)", len);
+			opts_set_err(err, err_len, "-H: URL too long (%zu bytes)", len);
 			return -EINVAL;
 		}
 		if (o->nr_urls == ENGINE_MAX_TARGETS) {
-			set_err(err, err_len, "-H: more than %d targets; give at most %d URLs",
-				ENGINE_MAX_TARGETS, ENGINE_MAX_TARGETS);
+			opts_set_err(err, err_len, "-H: more than %d targets; give at most %d URLs",
+				     ENGINE_MAX_TARGETS, ENGINE_MAX_TARGETS);
 			return -EINVAL;
 		}
 		memcpy(one, p, len);
@@ -574,11 +579,12 @@ static int read_prompt_file(struct brood_opts *o, const char *path, char *err, s
 	int fd;
 
 	if (!*path) {
-		set_err(err, err_len, "--prompt-text @: no file name after '@'; write @prompt.txt");
+		opts_set_err(err, err_len,
+			     "--prompt-text @: no file name after '@'; write @prompt.txt");
 		return -EINVAL;
 	}
 	if (ends_with(path, ".jsonl")) {
-		set_err(
+		opts_set_err(
 		    err, err_len,
 		    "--prompt-text @%s: JSONL prompt sets are not supported yet; pass a text file",
 		    path);
@@ -586,17 +592,19 @@ static int read_prompt_file(struct brood_opts *o, const char *path, char *err, s
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		set_err(err, err_len, "--prompt-text @%s: cannot open: %s", path, strerror(errno));
+		opts_set_err(err, err_len, "--prompt-text @%s: cannot open: %s", path,
+			     strerror(errno));
 		return -EINVAL;
 	}
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > (off_t)OPTS_PROMPT_MAX) {
-		set_err(err, err_len, "--prompt-text @%s: not a regular file of at most %u bytes",
-			path, OPTS_PROMPT_MAX);
+		opts_set_err(err, err_len,
+			     "--prompt-text @%s: not a regular file of at most %u bytes", path,
+			     OPTS_PROMPT_MAX);
 		goto err;
 	}
 	o->prompt_text = malloc((size_t)st.st_size + 1);
 	if (!o->prompt_text) {
-		set_err(err, err_len, "--prompt-text @%s: out of memory", path);
+		opts_set_err(err, err_len, "--prompt-text @%s: out of memory", path);
 		goto err;
 	}
 	while (got < (size_t)st.st_size) {
@@ -604,8 +612,8 @@ static int read_prompt_file(struct brood_opts *o, const char *path, char *err, s
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			set_err(err, err_len, "--prompt-text @%s: read failed: %s", path,
-				n ? strerror(errno) : "file shrank");
+			opts_set_err(err, err_len, "--prompt-text @%s: read failed: %s", path,
+				     n ? strerror(errno) : "file shrank");
 			goto err;
 		}
 		got += (size_t)n;
@@ -637,12 +645,12 @@ static int set_prompt_text(struct brood_opts *o, const char *arg, char *err, siz
 		o->prompt_text_len = strlen(arg);
 		o->prompt_text = strdup(arg);
 		if (!o->prompt_text) {
-			set_err(err, err_len, "--prompt-text: out of memory");
+			opts_set_err(err, err_len, "--prompt-text: out of memory");
 			return -EINVAL;
 		}
 	}
 	if (!o->prompt_text_len) {
-		set_err(err, err_len, "--prompt-text %s: the prompt is empty", arg);
+		opts_set_err(err, err_len, "--prompt-text %s: the prompt is empty", arg);
 		return -EINVAL;
 	}
 	return 0;
@@ -656,11 +664,12 @@ static int check_out_path(const char *flag, const char *path, char *err, size_t 
 	struct stat st;
 
 	if (!*path) {
-		set_err(err, err_len, "--%s: empty file name", flag);
+		opts_set_err(err, err_len, "--%s: empty file name", flag);
 		return -EINVAL;
 	}
 	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-		set_err(err, err_len, "--%s %s: is a directory; name a file in it", flag, path);
+		opts_set_err(err, err_len, "--%s %s: is a directory; name a file in it", flag,
+			     path);
 		return -EINVAL;
 	}
 	if (!slash) {
@@ -671,14 +680,14 @@ static int check_out_path(const char *flag, const char *path, char *err, size_t 
 		size_t n = (size_t)(slash - path);
 
 		if (n >= sizeof(dir)) {
-			set_err(err, err_len, "--%s: path too long", flag);
+			opts_set_err(err, err_len, "--%s: path too long", flag);
 			return -EINVAL;
 		}
 		memcpy(dir, path, n);
 		dir[n] = '\0';
 	}
 	if (access(dir, W_OK | X_OK)) {
-		set_err(
+		opts_set_err(
 		    err, err_len,
 		    "--%s %s: cannot write in directory '%s' (%s); create it or pick another path",
 		    flag, path, dir, strerror(errno));
@@ -713,9 +722,9 @@ static int number(const struct flag *f, const char *arg, uint64_t min, uint64_t 
 	*out = 0;
 	if (parse_u64(arg, min, max, out) == 0)
 		return 0;
-	set_err(err, err_len, "%s %s: use a whole number from %llu to %llu",
-		flag_label(f, label, sizeof(label)), arg, (unsigned long long)min,
-		(unsigned long long)max);
+	opts_set_err(err, err_len, "%s %s: use a whole number from %llu to %llu",
+		     flag_label(f, label, sizeof(label)), arg, (unsigned long long)min,
+		     (unsigned long long)max);
 	return -EINVAL;
 }
 
@@ -725,7 +734,7 @@ static int duration(const struct flag *f, const char *arg, uint64_t *ns, char *e
 
 	if (opts_parse_duration(arg, ns) == 0)
 		return 0;
-	set_err(
+	opts_set_err(
 	    err, err_len,
 	    "%s %s: not a positive duration; write e.g. 90s, 500ms, 5min or 1h30m (at most 8784h)",
 	    flag_label(f, label, sizeof(label)), arg);
@@ -744,9 +753,9 @@ static int duration_or_off(const struct flag *f, const char *arg, uint64_t *ns, 
 	}
 	if (opts_parse_duration(arg, ns) == 0)
 		return 0;
-	set_err(err, err_len,
-		"%s %s: not a duration; write e.g. 10s, 500ms or 2min (or 0 for none)",
-		flag_label(f, label, sizeof(label)), arg);
+	opts_set_err(err, err_len,
+		     "%s %s: not a duration; write e.g. 10s, 500ms or 2min (or 0 for none)",
+		     flag_label(f, label, sizeof(label)), arg);
 	return -EINVAL;
 }
 
@@ -762,14 +771,14 @@ static int add_sources(struct brood_opts *o, const char *arg, char *err, size_t 
 		char one[INET6_ADDRSTRLEN];
 
 		if (o->nr_sources == ENGINE_MAX_SOURCES) {
-			set_err(err, err_len, "--source-ips: at most %d addresses",
-				ENGINE_MAX_SOURCES);
+			opts_set_err(err, err_len, "--source-ips: at most %d addresses",
+				     ENGINE_MAX_SOURCES);
 			return -EINVAL;
 		}
 		if (!len || len >= sizeof(one)) {
-			set_err(err, err_len,
-				"--source-ips: empty or overlong address; write e.g. "
-				"127.0.0.2,127.0.0.3");
+			opts_set_err(err, err_len,
+				     "--source-ips: empty or overlong address; write e.g. "
+				     "127.0.0.2,127.0.0.3");
 			return -EINVAL;
 		}
 		memcpy(one, p, len);
@@ -785,9 +794,9 @@ static int add_sources(struct brood_opts *o, const char *arg, char *err, size_t 
 			in6->sin6_family = AF_INET6;
 			src->addr_len = sizeof(*in6);
 		} else {
-			set_err(err, err_len,
-				"--source-ips: '%s' is not an IP address; write e.g. 127.0.0.2",
-				one);
+			opts_set_err(
+			    err, err_len,
+			    "--source-ips: '%s' is not an IP address; write e.g. 127.0.0.2", one);
 			return -EINVAL;
 		}
 		o->nr_sources++;
@@ -813,8 +822,9 @@ static int spawn_rate(const struct flag *f, const char *arg, double *rate, char 
 		return 0;
 	}
 bad:
-	set_err(err, err_len, "%s %s: give users per second as a number above 0, at most 1000000",
-		flag_label(f, label, sizeof(label)), arg);
+	opts_set_err(err, err_len,
+		     "%s %s: give users per second as a number above 0, at most 1000000",
+		     flag_label(f, label, sizeof(label)), arg);
 	return -EINVAL;
 }
 
@@ -830,15 +840,16 @@ static int set_tokenizer(struct brood_opts *o, const char *arg, char *err, size_
 	if (!strcmp(arg, "cl100k_base") || !strcmp(arg, "o200k_base"))
 		return 0;
 	if (!*arg) {
-		set_err(err, err_len, "--tokenizer: give cl100k_base, o200k_base or a file");
+		opts_set_err(err, err_len, "--tokenizer: give cl100k_base, o200k_base or a file");
 		return -EINVAL;
 	}
 	errno = 0;
 	if (stat(arg, &st) || !S_ISREG(st.st_mode) || access(arg, R_OK)) {
-		set_err(err, err_len,
-			"--tokenizer %s: not cl100k_base or o200k_base, and not a readable file "
-			"(%s); give a .tiktoken, tokenizer.json or sentencepiece .model path",
-			arg, errno ? strerror(errno) : "not a regular file");
+		opts_set_err(
+		    err, err_len,
+		    "--tokenizer %s: not cl100k_base or o200k_base, and not a readable file "
+		    "(%s); give a .tiktoken, tokenizer.json or sentencepiece .model path",
+		    arg, errno ? strerror(errno) : "not a regular file");
 		return -EINVAL;
 	}
 	return 0;
@@ -868,10 +879,10 @@ static int metrics_addr(struct brood_opts *o, const char *arg, char *err, size_t
 	o->metrics_port = (int)v;
 	return 0;
 bad:
-	set_err(err, err_len,
-		"--metrics-port %s: give PORT (0..65535, 0 picks one) or IPv4ADDR:PORT, e.g. "
-		"9464 or 0.0.0.0:9464",
-		arg);
+	opts_set_err(err, err_len,
+		     "--metrics-port %s: give PORT (0..65535, 0 picks one) or IPv4ADDR:PORT, e.g. "
+		     "9464 or 0.0.0.0:9464",
+		     arg);
 	return -EINVAL;
 }
 
@@ -890,8 +901,8 @@ static int positive(const struct flag *f, const char *arg, double max, double *o
 			return 0;
 		}
 	}
-	set_err(err, err_len, "%s %s: give a number above 0, at most %g",
-		flag_label(f, label, sizeof(label)), arg, max);
+	opts_set_err(err, err_len, "%s %s: give a number above 0, at most %g",
+		     flag_label(f, label, sizeof(label)), arg, max);
 	return -EINVAL;
 }
 
@@ -914,8 +925,8 @@ static int apply_load(struct brood_opts *o, const struct flag *f, const char *ar
 		return positive(f, arg, OPTS_QPS_MAX, &o->qps, err, err_len);
 	case OPT_CONCURRENCY:
 		if (!o->sweep) {
-			set_err(err, err_len,
-				"--concurrency is for 'brood sweep'; use -u with run");
+			opts_set_err(err, err_len,
+				     "--concurrency is for 'brood sweep'; use -u with run");
 			return -EINVAL;
 		}
 		o->levels_qps = false;
@@ -923,14 +934,15 @@ static int apply_load(struct brood_opts *o, const struct flag *f, const char *ar
 					 err_len);
 	case OPT_LEVEL_TIME:
 		if (!o->sweep) {
-			set_err(err, err_len, "--level-time is for 'brood sweep'; use -t with run");
+			opts_set_err(err, err_len,
+				     "--level-time is for 'brood sweep'; use -t with run");
 			return -EINVAL;
 		}
 		return duration(f, arg, &o->level_time_ns, err, err_len);
 	case OPT_QPS_DIST:
 		if (dist_arrival_parse(arg, &o->qps_dist)) {
-			set_err(err, err_len,
-				"--qps-distribution %s: use constant, poisson or gamma", arg);
+			opts_set_err(err, err_len,
+				     "--qps-distribution %s: use constant, poisson or gamma", arg);
 			return -EINVAL;
 		}
 		return 0;
@@ -952,8 +964,8 @@ static int apply_load(struct brood_opts *o, const struct flag *f, const char *ar
 		} else if (!strcmp(arg, "ramp")) {
 			o->shape = OPTS_SHAPE_RAMP;
 		} else {
-			set_err(err, err_len, "--shape %s: use step or ramp (or --stages FILE)",
-				arg);
+			opts_set_err(err, err_len,
+				     "--shape %s: use step or ramp (or --stages FILE)", arg);
 			return -EINVAL;
 		}
 		return 0;
@@ -968,10 +980,11 @@ static int apply_load(struct brood_opts *o, const struct flag *f, const char *ar
 		return 0;
 	case OPT_MT_DIST:
 		if (dist_tokens_parse(arg, &o->max_tokens_dist.kind)) {
-			set_err(err, err_len,
-				"--max-tokens-distribution %s: use constant, uniform, normal or "
-				"exponential",
-				arg);
+			opts_set_err(
+			    err, err_len,
+			    "--max-tokens-distribution %s: use constant, uniform, normal or "
+			    "exponential",
+			    arg);
 			return -EINVAL;
 		}
 		return 0;
@@ -1007,8 +1020,9 @@ static int apply(struct brood_opts *o, const struct flag *f, const char *arg,
 		return add_hosts(o, arg, err, err_len);
 	case 'm':
 		if (!*arg || strlen(arg) >= OPTS_MODEL_MAX || has_control(arg)) {
-			set_err(err, err_len, "-m/--model: give a name of 1 to %d printable bytes",
-				OPTS_MODEL_MAX - 1);
+			opts_set_err(err, err_len,
+				     "-m/--model: give a name of 1 to %d printable bytes",
+				     OPTS_MODEL_MAX - 1);
 			return -EINVAL;
 		}
 		strcpy(o->model, arg);
@@ -1049,8 +1063,8 @@ static int apply(struct brood_opts *o, const struct flag *f, const char *arg,
 		return 0;
 	case 'k':
 		if (!*arg || has_control(arg)) {
-			set_err(err, err_len,
-				"-k/--api-key: the key is empty or holds a control character");
+			opts_set_err(err, err_len,
+				     "-k/--api-key: the key is empty or holds a control character");
 			return -EINVAL;
 		}
 		o->api_key = arg;
@@ -1122,8 +1136,8 @@ static int apply(struct brood_opts *o, const struct flag *f, const char *arg,
 		return duration(f, arg, &o->metrics_linger_ns, err, err_len);
 	case OPT_CACERT:
 		if (access(arg, R_OK) < 0) {
-			set_err(err, err_len, "--cacert %s: %s; give a readable PEM file", arg,
-				strerror(errno));
+			opts_set_err(err, err_len, "--cacert %s: %s; give a readable PEM file", arg,
+				     strerror(errno));
 			return -EINVAL;
 		}
 		o->cacert = arg;
@@ -1133,7 +1147,7 @@ static int apply(struct brood_opts *o, const struct flag *f, const char *arg,
 		return 0;
 	case OPT_TLS_VERSION:
 		if (strcmp(arg, "1.2") && strcmp(arg, "1.3")) {
-			set_err(err, err_len, "--tls-version %s: give 1.2 or 1.3", arg);
+			opts_set_err(err, err_len, "--tls-version %s: give 1.2 or 1.3", arg);
 			return -EINVAL;
 		}
 		o->tls_version = arg[2] == '2' ? 12 : 13;
@@ -1179,16 +1193,16 @@ static int getopt_error(int c, int argc, char **argv, char *err, size_t err_len)
 	char label[64];
 
 	if (c == ':' && f) {
-		set_err(err, err_len, "%s needs a value, e.g. --%s %s",
-			flag_label(f, label, sizeof(label)), f->name, f->eg);
+		opts_set_err(err, err_len, "%s needs a value, e.g. --%s %s",
+			     flag_label(f, label, sizeof(label)), f->name, f->eg);
 	} else if (f && !f->arg) {
-		set_err(err, err_len, "--%s takes no value; drop '%s'", f->name,
-			strchr(word, '=') ? strchr(word, '=') : word);
+		opts_set_err(err, err_len, "--%s takes no value; drop '%s'", f->name,
+			     strchr(word, '=') ? strchr(word, '=') : word);
 	} else if (optopt && optopt < 256 && isprint(optopt)) {
-		set_err(err, err_len, "unknown flag '-%c'; see 'brood run --help'", optopt);
+		opts_set_err(err, err_len, "unknown flag '-%c'; see 'brood run --help'", optopt);
 	} else {
-		set_err(err, err_len, "unknown or ambiguous flag '%s'; see 'brood run --help'",
-			word);
+		opts_set_err(err, err_len, "unknown or ambiguous flag '%s'; see 'brood run --help'",
+			     word);
 	}
 	return -EINVAL;
 }
@@ -1205,9 +1219,9 @@ static int check_tokens(struct brood_opts *o, char *err, size_t err_len)
 	d->mean = o->max_tokens;
 	if (!opts_tokens_vary(o)) {
 		if (d->lo || d->stddev > 0) {
-			set_err(err, err_len,
-				"--max-tokens-range and --max-tokens-stddev need "
-				"--max-tokens-distribution uniform, normal or exponential");
+			opts_set_err(err, err_len,
+				     "--max-tokens-range and --max-tokens-stddev need "
+				     "--max-tokens-distribution uniform, normal or exponential");
 			return -EINVAL;
 		}
 		d->lo = d->hi = o->max_tokens;
@@ -1216,8 +1230,8 @@ static int check_tokens(struct brood_opts *o, char *err, size_t err_len)
 		return 0;
 	}
 	if (d->stddev > 0 && d->kind != DIST_TOKENS_NORMAL) {
-		set_err(err, err_len,
-			"--max-tokens-stddev is for --max-tokens-distribution normal");
+		opts_set_err(err, err_len,
+			     "--max-tokens-stddev is for --max-tokens-distribution normal");
 		return -EINVAL;
 	}
 	if (!d->lo) {
@@ -1238,23 +1252,24 @@ static int build_profile(struct brood_opts *o, char *err, size_t err_len)
 
 	if (o->shape == OPTS_SHAPE_NONE && !o->stages_path) {
 		if (o->step_size > 0 || o->step_ns || o->ramp_ns) {
-			set_err(err, err_len,
-				"--step-size, --step-time and --ramp-time need --shape");
+			opts_set_err(err, err_len,
+				     "--step-size, --step-time and --ramp-time need --shape");
 			return -EINVAL;
 		}
 		return 0;
 	}
 	if (o->sweep) {
-		set_err(err, err_len, "brood sweep sets its own levels: drop --shape and --stages");
+		opts_set_err(err, err_len,
+			     "brood sweep sets its own levels: drop --shape and --stages");
 		return -EINVAL;
 	}
 	if (o->shape != OPTS_SHAPE_NONE && o->stages_path) {
-		set_err(err, err_len, "--shape and --stages exclude each other; keep one");
+		opts_set_err(err, err_len, "--shape and --stages exclude each other; keep one");
 		return -EINVAL;
 	}
 	o->stages = calloc(LOAD_MAX_STAGES, sizeof(*o->stages));
 	if (!o->stages) {
-		set_err(err, err_len, "out of memory");
+		opts_set_err(err, err_len, "out of memory");
 		return -EINVAL;
 	}
 	if (o->shape == OPTS_SHAPE_STEP)
@@ -1273,19 +1288,20 @@ static int build_profile(struct brood_opts *o, char *err, size_t err_len)
 		double top = sched_level_max(&p);
 
 		if (file_qps && o->qps > 0) {
-			set_err(err, err_len, "--stages %s gives the rates: drop --qps",
-				o->stages_path);
+			opts_set_err(err, err_len, "--stages %s gives the rates: drop --qps",
+				     o->stages_path);
 			return -EINVAL;
 		}
 		if (!file_qps && o->qps > 0) {
-			set_err(err, err_len,
-				"--stages %s gives users (a closed loop): drop --qps, or give qps "
-				"in the file",
-				o->stages_path);
+			opts_set_err(
+			    err, err_len,
+			    "--stages %s gives users (a closed loop): drop --qps, or give qps "
+			    "in the file",
+			    o->stages_path);
 			return -EINVAL;
 		}
 		if (!(top > 0)) {
-			set_err(err, err_len, "--stages %s: every level is 0", o->stages_path);
+			opts_set_err(err, err_len, "--stages %s: every level is 0", o->stages_path);
 			return -EINVAL;
 		}
 		if (file_qps) {
@@ -1293,13 +1309,14 @@ static int build_profile(struct brood_opts *o, char *err, size_t err_len)
 		} else if (!o->users_set) {
 			o->users = (unsigned)ceil(top - 1e-9);
 		} else if (o->users < top - 1e-9) {
-			set_err(err, err_len, "--stages %s reaches %g users: raise -u or drop it",
-				o->stages_path, top);
+			opts_set_err(err, err_len,
+				     "--stages %s reaches %g users: raise -u or drop it",
+				     o->stages_path, top);
 			return -EINVAL;
 		}
 		if (!file_qps && top > OPTS_USERS_MAX) {
-			set_err(err, err_len, "--stages %s: at most %u users", o->stages_path,
-				OPTS_USERS_MAX);
+			opts_set_err(err, err_len, "--stages %s: at most %u users", o->stages_path,
+				     OPTS_USERS_MAX);
 			return -EINVAL;
 		}
 	}
@@ -1318,12 +1335,14 @@ static int check_load(struct brood_opts *o, char *err, size_t err_len)
 
 	if (o->sweep) {
 		if (!o->nr_levels) {
-			set_err(err, err_len,
-				"brood sweep needs levels: --concurrency 1,2,4,8 or --qps 1:64:x2");
+			opts_set_err(
+			    err, err_len,
+			    "brood sweep needs levels: --concurrency 1,2,4,8 or --qps 1:64:x2");
 			return -EINVAL;
 		}
 		if (o->run_time_ns) {
-			set_err(err, err_len, "brood sweep: give --level-time per level, not -t");
+			opts_set_err(err, err_len,
+				     "brood sweep: give --level-time per level, not -t");
 			return -EINVAL;
 		}
 		if (!o->level_time_ns)
@@ -1334,15 +1353,16 @@ static int check_load(struct brood_opts *o, char *err, size_t err_len)
 	if (o->qps <= 0 && !o->stages_path) {
 		if (o->qps_dist != DIST_ARRIVAL_POISSON || o->burstiness > 0 ||
 		    o->max_queue != 10000) {
-			set_err(err, err_len,
-				"--qps-distribution, --burstiness and --max-queue are for the open "
-				"loop: add --qps RATE");
+			opts_set_err(
+			    err, err_len,
+			    "--qps-distribution, --burstiness and --max-queue are for the open "
+			    "loop: add --qps RATE");
 			return -EINVAL;
 		}
 	}
 	if (o->burstiness > 0 && o->qps_dist != DIST_ARRIVAL_GAMMA) {
-		set_err(err, err_len,
-			"--burstiness shapes gamma arrivals: add --qps-distribution gamma");
+		opts_set_err(err, err_len,
+			     "--burstiness shapes gamma arrivals: add --qps-distribution gamma");
 		return -EINVAL;
 	}
 	if (!(o->burstiness > 0))
@@ -1352,7 +1372,7 @@ static int check_load(struct brood_opts *o, char *err, size_t err_len)
 		return ret;
 	if (o->qps > 0) {
 		if (o->wait_ns || o->burst_ns) {
-			set_err(
+			opts_set_err(
 			    err, err_len,
 			    "--wait and --burst pace closed-loop users; with --qps the schedule "
 			    "sets the pace: drop them");
@@ -1368,7 +1388,7 @@ static int check_combination(struct brood_opts *o, bool prompt_tokens_set, char 
 			     size_t err_len)
 {
 	if (o->prompt_text && prompt_tokens_set) {
-		set_err(
+		opts_set_err(
 		    err, err_len,
 		    "-p/--prompt-tokens and --prompt-text exclude each other; keep one of them");
 		return -EINVAL;
@@ -1377,22 +1397,23 @@ static int check_combination(struct brood_opts *o, bool prompt_tokens_set, char 
 		o->prompt_tokens = 0;
 	if ((o->tokenizer_threads || o->tokenizer_max_bytes || o->trace_tokens_path) &&
 	    !o->tokenizer) {
-		set_err(err, err_len,
-			"--tokenizer-threads, --tokenizer-max-bytes and --trace-tokens need "
-			"--tokenizer SPEC");
+		opts_set_err(err, err_len,
+			     "--tokenizer-threads, --tokenizer-max-bytes and --trace-tokens need "
+			     "--tokenizer SPEC");
 		return -EINVAL;
 	}
 	if (o->metrics_linger_ns && o->metrics_port < 0) {
-		set_err(err, err_len, "--metrics-linger needs --metrics-port PORT to serve on");
+		opts_set_err(err, err_len,
+			     "--metrics-linger needs --metrics-port PORT to serve on");
 		return -EINVAL;
 	}
 	if (o->cacert && o->insecure) {
-		set_err(err, err_len,
-			"--cacert and --insecure exclude each other; keep one of them");
+		opts_set_err(err, err_len,
+			     "--cacert and --insecure exclude each other; keep one of them");
 		return -EINVAL;
 	}
 	if (o->trace_chunks && !o->trace_path) {
-		set_err(err, err_len, "--trace-chunks needs --trace FILE to write to");
+		opts_set_err(err, err_len, "--trace-chunks needs --trace FILE to write to");
 		return -EINVAL;
 	}
 	if (!o->api_key) {
@@ -1400,7 +1421,7 @@ static int check_combination(struct brood_opts *o, bool prompt_tokens_set, char 
 
 		if (env && *env) {
 			if (has_control(env)) {
-				set_err(
+				opts_set_err(
 				    err, err_len,
 				    "$OPENAI_API_KEY holds a control character; fix it or pass -k");
 				return -EINVAL;
@@ -1449,9 +1470,10 @@ static int parse(int argc, char **argv, struct brood_opts *o, bool sweep, char *
 		}
 	}
 	if (optind < argc) {
-		set_err(err, err_len,
-			"unexpected argument '%s'; flags start with '-' (see 'brood run --help')",
-			argv[optind]);
+		opts_set_err(
+		    err, err_len,
+		    "unexpected argument '%s'; flags start with '-' (see 'brood run --help')",
+		    argv[optind]);
 		ret = -EINVAL;
 		goto err;
 	}

@@ -167,6 +167,11 @@ void opts_usage(FILE *f);
  */
 int opts_parse_duration(const char *s, uint64_t *ns);
 
+/* Formats one error line into err (err_len bytes; nothing when err is NULL
+ * or err_len is 0), for the flag parsers and the load-model parsers. */
+void opts_set_err(char *err, size_t err_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /*
  * Parses one base URL: http:// or https://, a host name, IPv4 address or
  * [IPv6] literal, an optional port, an optional base path (trailing slashes
